@@ -1,0 +1,96 @@
+/* Writes the seed corpus of fuzz_frame: one valid frame of each type, in each mode. */
+#include <stdio.h>
+#include <string.h>
+
+#include <shiplog/wire.h>
+
+static const struct sl_auth_key fuzz_key = { .bytes = "shiplog-fuzz-key-0123456789abcde" };
+
+static void emit(const char *dir, const char *name, uint8_t mode, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s-m%u", dir, name, mode);
+	f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		return;
+	}
+	fputc(mode, f);
+	fwrite(p, 1, n, f);
+	fclose(f);
+}
+
+static size_t frame(uint8_t *out, uint8_t type, const void *th, const void *body, uint32_t blen,
+		    const struct sl_auth_key *key)
+{
+	struct sl_frame_hdr h = { .magic = SL_MAGIC,
+				  .version = SL_WIRE_VERSION,
+				  .type = type,
+				  .cluster_id = 0xc1a5,
+				  .epoch = 3,
+				  .src_node = 1,
+				  .dst_node = 2,
+				  .seq = 1 };
+
+	return sl_frame_encode(out, 65536, &h, th, body, blen, key);
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t body[4096], out[65536 + 64];
+	const char *dir = argc > 1 ? argv[1] : ".";
+	struct sl_append_hdr ap = { .prev_lsn = 9, .prev_epoch = 3, .commit_lsn = 8, .count = 3 };
+	struct sl_ack ack = { .received_lsn = 3, .flushed_lsn = 2, .applied_lsn = 1 };
+	struct sl_heartbeat hb = { .commit_lsn = 5, .last_lsn = 6 };
+	struct sl_nack nk = { .expected_lsn = 4, .last_lsn = 3, .last_epoch = 2, .reason = 1 };
+	struct sl_snap_chunk sc = { .snap_lsn = 9, .total_len = 100, .chunk_len = 40 };
+	struct sl_client_req rq = {
+		.client_id = 1, .seq = 1, .op = SL_OP_PUT, .key_len = 3, .val_len = 5
+	};
+	struct sl_client_resp rs = { .client_id = 1, .seq = 1, .lsn = 9, .epoch = 3, .val_len = 5 };
+	struct sl_record_desc d[3] = {
+		{ .lsn = 10,
+		  .epoch = 3,
+		  .type = SL_REC_PUT,
+		  .flags = SL_REC_F_ORIGIN,
+		  .origin = { 7, 1 },
+		  .key = "abc",
+		  .key_len = 3,
+		  .val = "hello",
+		  .val_len = 5 },
+		{ .lsn = 11, .epoch = 3, .type = SL_REC_DEL, .key = "abc", .key_len = 3 },
+		{ .lsn = 12,
+		  .epoch = 3,
+		  .type = SL_REC_CONFIG,
+		  .val = "first 1 (2)",
+		  .val_len = 11 },
+	};
+	uint32_t blen = 0;
+	size_t n;
+
+	for (int i = 0; i < 3; i++)
+		blen += (uint32_t)sl_record_encode(body + blen, sizeof(body) - blen, &d[i]);
+	emit(dir, "records", 8, body, blen);
+	for (uint8_t mode = 0; mode < 4; mode++) {
+		const struct sl_auth_key *k = (mode & 2) ? &fuzz_key : NULL;
+
+		n = frame(out, SL_FRAME_APPEND, &ap, body, blen, k);
+		emit(dir, "append", mode, out, n);
+		n = frame(out, SL_FRAME_ACK, &ack, NULL, 0, k);
+		emit(dir, "ack", mode, out, n);
+		n = frame(out, SL_FRAME_HEARTBEAT, &hb, NULL, 0, k);
+		emit(dir, "heartbeat", mode, out, n);
+		n = frame(out, SL_FRAME_NACK, &nk, NULL, 0, k);
+		emit(dir, "nack", mode, out, n);
+		memset(body + 2048, 's', 40);
+		n = frame(out, SL_FRAME_SNAPSHOT_CHUNK, &sc, body + 2048, 40, k);
+		emit(dir, "snapshot", mode, out, n);
+		n = frame(out, SL_FRAME_CLIENT_REQ, &rq, "keyvalue", 8, k);
+		emit(dir, "request", mode, out, n);
+		n = frame(out, SL_FRAME_CLIENT_RESP, &rs, "value", 5, k);
+		emit(dir, "response", mode, out, n);
+	}
+	return 0;
+}
