@@ -1,0 +1,304 @@
+/* The sans-I/O replication core: one state machine per node, driven by sl_core_step(). */
+#ifndef SHIPLOG_CORE_H
+#define SHIPLOG_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shiplog/policy.h>
+#include <shiplog/record.h>
+#include <shiplog/wire.h>
+
+/*
+ * DESIGN.md §2: this module does no I/O. It reads no clock (time arrives in events),
+ * draws no random numbers, and allocates nothing: the caller sizes one block of memory
+ * with sl_core_mem_size() and the action buffers with sl_actions_caps().
+ *
+ * Ownership of record bytes. Records live in caller memory (an mbuf, a frame buffer of
+ * the simulator) and are passed as struct sl_rec_ref with an opaque handle. Every
+ * handle passed in an event comes back exactly once in a step's freed[] list: in the
+ * same step when the core does not keep the record, later when it lets go of it. The
+ * caller executes a step's actions first, then releases the freed handles. A leader
+ * stamps LSN and epoch into a client's record in place (sl_record_stamp).
+ *
+ * Loop shape (DESIGN.md §4 batching): the caller feeds a burst of CLIENT and FRAME
+ * events, then one TICK with the current time. New records go to followers and to
+ * the WAL at the TICK, so one poll-loop iteration makes one APPEND per follower.
+ */
+
+enum sl_role {
+	SL_ROLE_FENCED = 0, /* takes no writes and no log; serves reads of its applied state */
+	SL_ROLE_FOLLOWER,
+	SL_ROLE_LEARNER, /* receives the log but is not counted by the commit policy */
+	SL_ROLE_LEADER,
+};
+
+#define SL_EPOCH_HIST_MAX 32 /* epoch -> first LSN pairs a node remembers */
+
+struct sl_epoch_start {
+	uint32_t epoch;
+	uint64_t first_lsn;
+};
+
+/* Encoded record bytes in caller memory. */
+struct sl_rec_ref {
+	uint8_t *data;
+	uint32_t len;
+	uint64_t handle;
+};
+
+/* Sizes and timings of one node. */
+struct sl_core_config {
+	uint16_t node_id;
+	uint32_t cluster_id;
+	uint16_t members[SL_NODE_MAX]; /* every node of the cluster, self included */
+	uint8_t n_members;
+	struct sl_limits limits;
+	uint32_t ring_records;	 /* in-memory log ring, a power of two */
+	uint32_t window_records; /* per follower, unacknowledged records in flight */
+	uint32_t batch_bytes;	 /* APPEND body at most (MTU less headers) */
+	uint32_t kv_keys;	 /* key-value capacity */
+	uint32_t dedup_clients;	 /* client sessions remembered for deduplication */
+	uint32_t pending_reads;	 /* reads waiting for min_lsn */
+	uint64_t hash_seed;	 /* key-value table seed */
+	uint64_t heartbeat_ns;	 /* leader sends at least this often */
+	uint64_t health_ns;	 /* a follower silent longer is not healthy (first k) */
+	uint64_t rto_min_ns;	 /* retransmission timeout bounds */
+	uint64_t rto_max_ns;
+	uint64_t read_wait_ns;	 /* a read waits this long for min_lsn, then STALE */
+	struct sl_policy policy; /* until a CONFIG record says otherwise */
+	uint32_t bugs;		 /* SL_BUG_*: honoured only in the simulator's build */
+};
+
+/* What recovery found on disk (all zero for a new node). */
+struct sl_core_recovered {
+	uint32_t epoch; /* highest epoch this node had seen (node metadata) */
+	uint64_t last_lsn;
+	uint64_t commit_hint; /* a commit_lsn the node knew; everything up to it is committed */
+	struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
+	uint8_t n_hist;
+};
+
+enum sl_control_cmd {
+	SL_CTL_PROMOTE = 1, /* become leader of epoch */
+	SL_CTL_FOLLOW,	    /* follow leader at epoch (learner when learner = 1) */
+	SL_CTL_FENCE,	    /* stop at epoch: no writes, no log from older epochs */
+	SL_CTL_SET_POLICY,  /* leader: replicate a CONFIG record with policy */
+	SL_CTL_SET_LEARNER, /* leader: count node (learner = 0) or not (learner = 1) */
+};
+
+struct sl_control {
+	uint8_t cmd;
+	uint8_t learner;
+	uint16_t node; /* FOLLOW: the leader; SET_LEARNER: the node */
+	uint32_t epoch;
+	struct sl_policy policy;
+};
+
+enum sl_event_type {
+	SL_EV_TICK = 1,
+	SL_EV_CLIENT,
+	SL_EV_FRAME,
+	SL_EV_PERSISTED,
+	SL_EV_WAL_RECORDS,
+	SL_EV_CONTROL,
+};
+
+struct sl_event {
+	uint8_t type;
+	uint64_t now_ns;
+	union {
+		struct {
+			struct sl_client_req req;
+			const uint8_t *key;
+			struct sl_rec_ref rec; /* PUT/DEL: the encoded record (lsn 0) */
+			uint64_t ctx;	       /* caller's reply context */
+		} client;
+		struct {
+			const struct sl_frame_view *view; /* validated by sl_frame_decode */
+			const struct sl_rec_ref *recs;	  /* APPEND: one ref per record */
+			uint32_t n_recs;
+		} frame;
+		struct {
+			uint64_t lsn;	/* the WAL holds everything up to lsn durably ... */
+			uint32_t epoch; /* ... where epoch is the epoch of the record at lsn */
+		} persisted;
+		struct {
+			uint16_t node; /* catch-up for this follower; 0: for local apply */
+			const struct sl_rec_ref *recs;
+			uint32_t n_recs;
+		} wal;
+		struct sl_control control;
+	} u;
+};
+
+enum sl_action_type {
+	SL_ACT_SEND = 1,  /* a frame to a node */
+	SL_ACT_PERSIST,	  /* append records to the WAL */
+	SL_ACT_REPLY,	  /* answer a client */
+	SL_ACT_TRUNCATE,  /* drop the WAL above an LSN */
+	SL_ACT_WAL_READ,  /* read records from the WAL: answer with SL_EV_WAL_RECORDS */
+	SL_ACT_SAVE_META, /* durably store epoch and epoch history before anything else */
+	SL_ACT_NOTIFY,	  /* something an operator should see */
+};
+
+enum sl_notify {
+	SL_NOTE_ROLE = 1,    /* a = role, b = epoch */
+	SL_NOTE_DEGRADED,    /* a = 1 entering async degradation, 0 leaving */
+	SL_NOTE_TRUNCATED,   /* a = first discarded LSN, b = records discarded */
+	SL_NOTE_SPLIT_BRAIN, /* a = other node claiming leadership of our epoch */
+	SL_NOTE_KV_FULL,     /* a = LSN whose PUT found the table full */
+};
+
+struct sl_action {
+	uint8_t type;
+	union {
+		struct {
+			uint16_t dst;
+			uint8_t frame_type;
+			uint32_t epoch;
+			union sl_type_hdr hdr;
+			const struct sl_rec_ref *recs; /* APPEND: records, in LSN order */
+			uint32_t n_recs;
+		} send;
+		struct {
+			const struct sl_rec_ref *recs;
+			uint32_t n_recs;
+			uint64_t first_lsn;
+			uint64_t last_lsn;
+			uint32_t last_epoch;
+			uint64_t commit_lsn; /* stored with the batch: the restart commit hint */
+		} persist;
+		struct {
+			uint64_t ctx;
+			struct sl_client_resp resp;
+			const uint8_t *val; /* GET value, valid until the next step */
+		} reply;
+		struct {
+			uint64_t after_lsn;
+		} truncate;
+		struct {
+			uint16_t node;
+			uint64_t from_lsn;
+			uint64_t to_lsn;
+		} wal_read;
+		struct {
+			uint32_t epoch;
+			struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
+			uint8_t n_hist;
+		} meta;
+		struct {
+			uint32_t what;
+			uint64_t a;
+			uint64_t b;
+		} notify;
+	} u;
+};
+
+struct sl_actions_caps {
+	uint32_t actions;
+	uint32_t refs;
+	uint32_t freed;
+};
+
+/* One step's output; buffers owned by the caller, sized by sl_actions_caps(). */
+struct sl_actions {
+	struct sl_action *act;
+	uint32_t n_act, cap_act;
+	struct sl_rec_ref *refs; /* storage that SEND and PERSIST point into */
+	uint32_t n_refs, cap_refs;
+	uint64_t *freed;
+	uint32_t n_freed, cap_freed;
+};
+
+/* Counters; monotonically increasing. */
+struct sl_core_stats {
+	uint64_t records_appended;
+	uint64_t records_applied;
+	uint64_t frames_sent[SL_FRAME__MAX];
+	uint64_t frames_received[SL_FRAME__MAX];
+	uint64_t retransmits;
+	uint64_t nacks_sent;
+	uint64_t stale_epoch;	 /* frames or commands of an older epoch, ignored */
+	uint64_t foreign_frames; /* frames that make no sense in our role */
+	uint64_t client_not_leader;
+	uint64_t client_busy;
+	uint64_t client_dup; /* writes recognised as retries at apply */
+	uint64_t reads_stale;
+	uint64_t degraded_count;
+	uint64_t truncated_records;
+	uint64_t wal_reads;
+	uint64_t kv_full;
+	uint64_t ring_full_drops; /* records a follower could not take yet */
+};
+
+/* Per-follower view for status (leader only). */
+struct sl_peer_status {
+	uint16_t node;
+	bool learner;
+	bool healthy;
+	bool sync;	       /* currently counted by a first-k policy */
+	uint64_t received_lsn; /* as acknowledged */
+	uint64_t flushed_lsn;
+	uint64_t applied_lsn;
+	uint64_t lag_records; /* last_lsn - acknowledged at the policy's level */
+	uint64_t lag_bytes;   /* of those records still in the ring */
+	uint64_t lag_ns;      /* age of the oldest record not yet acknowledged */
+	uint64_t rto_ns;
+};
+
+struct sl_core_status {
+	uint8_t role;
+	uint32_t epoch;
+	uint16_t leader;
+	uint64_t last_lsn;
+	uint32_t last_epoch;
+	uint64_t flushed_lsn;
+	uint64_t applied_lsn;
+	uint64_t commit_lsn;
+	bool degraded;
+	struct sl_policy policy;
+	uint8_t n_peers;
+	struct sl_peer_status peers[SL_NODE_MAX];
+};
+
+enum sl_bug {
+	SL_BUG_COMMIT_BEFORE_QUORUM = 1u << 0, /* leader commits on its own durability */
+	SL_BUG_APPLY_PAST_COMMIT = 1u << 1,    /* follower applies what it received */
+	SL_BUG_ACCEPT_OLD_EPOCH = 1u << 2,     /* follower takes frames of older epochs */
+	SL_BUG_SKIP_TRUNCATE = 1u << 3,	       /* follower keeps a divergent suffix */
+};
+
+struct sl_core;
+
+/* Fills sensible defaults around node_id, cluster_id and members. */
+void sl_core_config_default(struct sl_core_config *cfg);
+
+/* 0 if the configuration is unusable (non power-of-two ring, zero sizes, ...). */
+size_t sl_core_mem_size(const struct sl_core_config *cfg);
+void sl_actions_caps(const struct sl_core_config *cfg, struct sl_actions_caps *caps);
+
+/* NULL when len is too small or cfg/rec are invalid. rec may be NULL (empty node). */
+struct sl_core *sl_core_init(void *mem, size_t len, const struct sl_core_config *cfg,
+			     const struct sl_core_recovered *rec);
+
+/*
+ * Consumes one event, appends actions to out (reset n_* first). Returns 0, or
+ * -EINVAL for an event that cannot be handled (its handles are still freed).
+ */
+int sl_core_step(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
+
+/* Read-only views. */
+void sl_core_status(const struct sl_core *c, uint64_t now_ns, struct sl_core_status *out);
+const struct sl_core_stats *sl_core_stats(const struct sl_core *c);
+uint32_t sl_core_epoch(const struct sl_core *c);
+uint64_t sl_core_kv_digest(const struct sl_core *c);
+/* The value of key in the applied state (0), or -ENOENT. */
+int sl_core_kv_get(const struct sl_core *c, const void *key, uint16_t key_len, const uint8_t **val,
+		   uint32_t *val_len);
+/* The record at lsn if it is still in the in-memory ring (0), else -ENOENT. */
+int sl_core_log_record(const struct sl_core *c, uint64_t lsn, struct sl_rec_ref *out);
+const char *sl_role_name(unsigned role);
+
+#endif

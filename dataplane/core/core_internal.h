@@ -1,0 +1,172 @@
+/* The replication core's state and the functions its files share (not for callers). */
+#ifndef SHIPLOG_CORE_INTERNAL_H
+#define SHIPLOG_CORE_INTERNAL_H
+
+#include <assert.h>
+
+#include "core.h"
+#include "kv.h"
+
+#define CORE_SLAB_SLOTS	   32u /* NOOP and CONFIG records the core writes itself */
+#define CORE_SLAB_SLOT_LEN 288u
+#define CORE_SLAB_HANDLE   (1ull << 63) /* handles with this bit are slab slots */
+#define CORE_SESSION_PROBE 8u		/* linear-probe window of the session table */
+
+#ifdef SHIPLOG_SIM_BUGS
+#define CORE_BUG(c, bug) (((c)->cfg.bugs & (bug)) != 0)
+#else
+#define CORE_BUG(c, bug) 0
+#endif
+
+/* One record of the in-memory log ring. */
+struct core_entry {
+	struct sl_rec_ref ref;
+	uint64_t lsn;
+	uint64_t ctx;	     /* leader: reply context of the client that wrote it */
+	uint64_t arrival_ns; /* leader: when it was sequenced */
+	uint32_t epoch;
+	uint8_t type;
+	uint8_t has_ctx;
+};
+
+/* What the leader knows of one other node. */
+struct core_peer {
+	uint16_t id;
+	bool learner;
+	bool sync;	       /* counted by first k at the last evaluation */
+	uint64_t next_lsn;     /* next record to send */
+	uint64_t received_lsn; /* acknowledged, cumulative */
+	uint64_t flushed_lsn;
+	uint64_t applied_lsn;
+	uint64_t last_send_ns;
+	uint64_t last_ack_ns;
+	uint64_t progress_ns; /* last time received_lsn moved or a send began */
+	uint64_t srtt_ns;
+	uint64_t rttvar_ns;
+	uint64_t rto_ns;
+	uint64_t wal_read_ns; /* a catch-up read is pending since (0: none) */
+	uint64_t frame_seq;
+	uint64_t echo_due_ns; /* follower side unused */
+};
+
+/* A client session: the last write applied for a client (deduplication). */
+struct core_session {
+	uint64_t client_id; /* 0: free slot */
+	uint64_t seq;
+	uint64_t lsn;
+	uint32_t epoch;
+	uint8_t status;
+};
+
+/* A read waiting for the applied state to reach min_lsn. */
+struct core_read {
+	uint64_t ctx;
+	uint64_t client_id;
+	uint64_t seq;
+	uint64_t min_lsn;
+	uint64_t deadline_ns;
+	uint16_t key_len;
+	bool used;
+};
+
+struct sl_core {
+	struct sl_core_config cfg;
+	uint8_t role;
+	uint32_t epoch;
+	uint16_t leader;
+
+	/* The log: [ring_lo, last_lsn] in the ring, everything below in the WAL. */
+	uint64_t last_lsn;
+	uint32_t last_epoch;
+	uint64_t persist_lsn; /* highest LSN handed to PERSIST */
+	uint64_t flushed_lsn;
+	uint64_t applied_lsn;
+	uint64_t commit_lsn;
+	uint64_t ring_lo;
+	struct core_entry *ring;
+	uint32_t ring_mask;
+	struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
+	uint8_t n_hist;
+
+	/* Leader. */
+	uint64_t epoch_start_lsn; /* this epoch's NOOP: commit never counts older records */
+	bool noop_pending;
+	struct sl_policy policy; /* in force: leader's last appended, others' last applied */
+	struct sl_policy applied_policy;
+	bool degraded;
+	struct core_peer peers[SL_NODE_MAX];
+	uint8_t n_peers;
+
+	/* Follower. */
+	uint64_t match_lsn; /* the log agrees with the current leader's up to here */
+	uint64_t leader_contact_ns;
+	uint64_t echo_ts_ns;
+	bool ack_due;
+	uint64_t acked_received, acked_flushed, acked_applied;
+
+	/* Applying from the WAL (restart, or after a truncation below applied). */
+	uint64_t apply_read_ns;
+
+	struct core_kv *kv;
+	struct core_session *sessions;
+	uint32_t session_mask;
+	struct core_read *reads;
+	uint8_t *read_keys;
+	uint8_t *slab;
+	uint32_t slab_free; /* bit i set: slot i free */
+
+	uint64_t now_ns;
+	struct sl_core_stats stats;
+};
+
+/* core.c: actions, ring, history. */
+struct sl_action *core_act(struct sl_actions *out, uint8_t type);
+void core_free(struct sl_actions *out, uint64_t handle);
+void core_release_ref(struct sl_core *c, struct sl_actions *out, const struct sl_rec_ref *ref);
+struct core_entry *core_entry(const struct sl_core *c, uint64_t lsn);
+bool core_ring_make_room(struct sl_core *c, struct sl_actions *out);
+void core_ring_push(struct sl_core *c, const struct sl_rec_ref *ref, uint64_t lsn, uint32_t epoch,
+		    uint8_t type);
+uint32_t core_epoch_at(const struct sl_core *c, uint64_t lsn);
+uint64_t core_epoch_end(const struct sl_core *c, uint32_t epoch);
+void core_truncate(struct sl_core *c, uint64_t after_lsn, struct sl_actions *out);
+void core_save_meta(struct sl_core *c, struct sl_actions *out);
+void core_notify(struct sl_actions *out, uint32_t what, uint64_t a, uint64_t b);
+void core_set_role(struct sl_core *c, uint8_t role, uint32_t epoch, uint16_t leader,
+		   struct sl_actions *out);
+void core_persist_new(struct sl_core *c, struct sl_actions *out);
+bool core_slab_alloc(struct sl_core *c, struct sl_rec_ref *ref);
+bool core_is_member(const struct sl_core *c, uint16_t node);
+
+/* leader.c */
+void core_leader_start(struct sl_core *c, struct sl_actions *out);
+void core_leader_client_write(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
+void core_leader_on_ack(struct sl_core *c, uint16_t src, const struct sl_ack *ack,
+			struct sl_actions *out);
+void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *nack,
+			 struct sl_actions *out);
+void core_leader_on_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
+void core_leader_tick(struct sl_core *c, struct sl_actions *out);
+void core_leader_commit(struct sl_core *c, struct sl_actions *out);
+void core_leader_set_policy(struct sl_core *c, const struct sl_policy *p, struct sl_actions *out);
+void core_leader_abandon_clients(struct sl_core *c, struct sl_actions *out);
+uint64_t core_peer_level_lsn(const struct sl_core *c, const struct core_peer *p);
+struct core_peer *core_peer_find(struct sl_core *c, uint16_t node);
+
+/* follower.c */
+void core_follower_on_append(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
+void core_follower_on_heartbeat(struct sl_core *c, uint16_t src, const struct sl_heartbeat *hb,
+				struct sl_actions *out);
+void core_follower_tick(struct sl_core *c, struct sl_actions *out);
+
+/* apply.c: the key-value state machine, sessions, reads. */
+void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out);
+void core_apply_from_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
+void core_apply_reset(struct sl_core *c);
+void core_client_read(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
+void core_reads_tick(struct sl_core *c, struct sl_actions *out);
+void core_reply(struct sl_core *c, struct sl_actions *out, uint64_t ctx,
+		const struct sl_client_req *req, uint8_t status, uint64_t lsn, uint32_t epoch);
+size_t core_sessions_size(uint32_t clients, uint32_t *mask);
+
+#endif

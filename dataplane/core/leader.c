@@ -1,0 +1,490 @@
+/* Leader: sequencing, APPEND batches per follower, ACKs, retransmission, commit policy. */
+#include <string.h>
+
+#include "core_internal.h"
+
+struct core_peer *core_peer_find(struct sl_core *c, uint16_t node)
+{
+	for (unsigned i = 0; i < c->n_peers; i++)
+		if (c->peers[i].id == node)
+			return &c->peers[i];
+	return NULL;
+}
+
+uint64_t core_peer_level_lsn(const struct sl_core *c, const struct core_peer *p)
+{
+	switch (c->policy.level) {
+	case SL_LEVEL_RECEIVED:
+		return p->received_lsn;
+	case SL_LEVEL_APPLIED:
+		return p->applied_lsn;
+	}
+	return p->flushed_lsn;
+}
+
+/* Appends a record the core writes itself (NOOP, CONFIG) from its slab. */
+static bool leader_append_own(struct sl_core *c, struct sl_actions *out, uint8_t type,
+			      const char *val, uint32_t val_len)
+{
+	struct sl_record_desc d = { .lsn = c->last_lsn + 1,
+				    .epoch = c->epoch,
+				    .type = type,
+				    .val = val,
+				    .val_len = val_len };
+	struct sl_rec_ref ref;
+	size_t n;
+
+	if (!core_ring_make_room(c, out))
+		return false;
+	if (!core_slab_alloc(c, &ref))
+		return false;
+	n = sl_record_encode(ref.data, ref.len, &d);
+	assert(n > 0);
+	ref.len = (uint32_t)n;
+	core_ring_push(c, &ref, d.lsn, d.epoch, type);
+	return true;
+}
+
+/* The NOOP that opens an epoch: commit counts no older record until it commits. */
+static void leader_try_noop(struct sl_core *c, struct sl_actions *out)
+{
+	if (!c->noop_pending || !leader_append_own(c, out, SL_REC_NOOP, NULL, 0))
+		return;
+	c->noop_pending = false;
+	c->epoch_start_lsn = c->last_lsn;
+}
+
+void core_leader_start(struct sl_core *c, struct sl_actions *out)
+{
+	for (unsigned i = 0; i < c->n_peers; i++) {
+		struct core_peer *p = &c->peers[i];
+		bool learner = p->learner;
+
+		*p = (struct core_peer){ .id = p->id,
+					 .learner = learner,
+					 .next_lsn = c->last_lsn + 1,
+					 .rto_ns = c->cfg.rto_max_ns / 4 > c->cfg.rto_min_ns
+							   ? c->cfg.rto_max_ns / 4
+							   : c->cfg.rto_min_ns,
+					 .progress_ns = c->now_ns };
+	}
+	c->policy = c->applied_policy;
+	c->degraded = false;
+	c->noop_pending = true;
+	c->epoch_start_lsn = UINT64_MAX;
+	leader_try_noop(c, out);
+}
+
+void core_leader_client_write(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out)
+{
+	const struct sl_client_req *req = &ev->u.client.req;
+	const struct sl_rec_ref *ref = &ev->u.client.rec;
+	struct sl_limits lim = c->cfg.limits;
+	struct sl_record_view r;
+	struct core_entry *e;
+
+	if (sl_record_decode(ref->data, ref->len, &lim, 0, &r) != SL_OK ||
+	    !(r.hdr.flags & SL_REC_F_ORIGIN) || r.origin.client_id != req->client_id ||
+	    r.origin.seq != req->seq ||
+	    r.hdr.type != (req->op == SL_OP_PUT ? SL_REC_PUT : SL_REC_DEL)) {
+		core_reply(c, out, ev->u.client.ctx, req, SL_ST_BAD_REQUEST, 0, 0);
+		core_free(out, ref->handle);
+		return;
+	}
+	if (!core_ring_make_room(c, out)) {
+		c->stats.client_busy++;
+		core_reply(c, out, ev->u.client.ctx, req, SL_ST_BUSY, 0, 0);
+		core_free(out, ref->handle);
+		return;
+	}
+	sl_record_stamp(ref->data, c->last_lsn + 1, c->epoch);
+	core_ring_push(c, ref, c->last_lsn + 1, c->epoch, r.hdr.type);
+	e = core_entry(c, c->last_lsn);
+	e->ctx = ev->u.client.ctx;
+	e->has_ctx = 1;
+}
+
+/* Clients waiting on a leader that steps down learn it; their retry is deduplicated. */
+void core_leader_abandon_clients(struct sl_core *c, struct sl_actions *out)
+{
+	for (uint64_t lsn = c->applied_lsn + 1; lsn <= c->last_lsn; lsn++) {
+		struct core_entry *e = core_entry(c, lsn);
+		struct sl_record_view r;
+		struct sl_limits lim = { UINT16_MAX, UINT32_MAX };
+		struct sl_client_req req = { 0 };
+
+		if (!e || !e->has_ctx)
+			continue;
+		if (sl_record_decode(e->ref.data, e->ref.len, &lim, 0, &r) == SL_OK) {
+			req.client_id = r.origin.client_id;
+			req.seq = r.origin.seq;
+			req.op = r.hdr.type == SL_REC_PUT ? SL_OP_PUT : SL_OP_DEL;
+		}
+		core_reply(c, out, e->ctx, &req, SL_ST_NOT_LEADER, 0, 0);
+		e->has_ctx = 0;
+	}
+}
+
+void core_leader_set_policy(struct sl_core *c, const struct sl_policy *p, struct sl_actions *out)
+{
+	char text[SL_POLICY_TEXT_MAX];
+	size_t n;
+
+	if (!sl_policy_valid(p))
+		return;
+	n = sl_policy_format(p, text, sizeof(text));
+	if (n == 0 || !leader_append_own(c, out, SL_REC_CONFIG, text, (uint32_t)n))
+		return;
+	/* A leader follows its newest CONFIG at once: the record commits under it. */
+	c->policy = *p;
+	c->degraded = false;
+}
+
+/* RFC 6298 smoothing in integer nanoseconds. */
+static void peer_rtt_sample(struct sl_core *c, struct core_peer *p, uint64_t echo_ns)
+{
+	uint64_t rtt, rto;
+
+	if (echo_ns == 0 || echo_ns > c->now_ns)
+		return;
+	rtt = c->now_ns - echo_ns;
+	if (p->srtt_ns == 0) {
+		p->srtt_ns = rtt;
+		p->rttvar_ns = rtt / 2;
+	} else {
+		uint64_t d = rtt > p->srtt_ns ? rtt - p->srtt_ns : p->srtt_ns - rtt;
+
+		p->rttvar_ns = (3 * p->rttvar_ns + d) / 4;
+		p->srtt_ns = (7 * p->srtt_ns + rtt) / 8;
+	}
+	rto = p->srtt_ns + 4 * p->rttvar_ns;
+	if (rto < c->cfg.rto_min_ns)
+		rto = c->cfg.rto_min_ns;
+	if (rto > c->cfg.rto_max_ns)
+		rto = c->cfg.rto_max_ns;
+	p->rto_ns = rto;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void advance(uint64_t *field, uint64_t v, uint64_t cap)
+{
+	v = min_u64(v, cap);
+	if (v > *field)
+		*field = v;
+}
+
+void core_leader_on_ack(struct sl_core *c, uint16_t src, const struct sl_ack *ack,
+			struct sl_actions *out)
+{
+	struct core_peer *p = core_peer_find(c, src);
+
+	if (!p) {
+		c->stats.foreign_frames++;
+		return;
+	}
+	if (min_u64(ack->received_lsn, c->last_lsn) > p->received_lsn)
+		p->progress_ns = c->now_ns;
+	advance(&p->received_lsn, ack->received_lsn, c->last_lsn);
+	advance(&p->flushed_lsn, ack->flushed_lsn, p->received_lsn);
+	advance(&p->applied_lsn, ack->applied_lsn, p->flushed_lsn);
+	if (p->next_lsn <= p->received_lsn)
+		p->next_lsn = p->received_lsn + 1;
+	p->last_ack_ns = c->now_ns;
+	peer_rtt_sample(c, p, ack->echo_ts_ns);
+	core_leader_commit(c, out);
+}
+
+/*
+ * A follower that cannot take an APPEND says where its log stands. GAP: it is shorter;
+ * resume from its end. MISMATCH: it holds records of another epoch; resume after the
+ * last LSN our history says we share (the end of its last epoch in our log).
+ */
+void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *nack,
+			 struct sl_actions *out)
+{
+	struct core_peer *p = core_peer_find(c, src);
+	uint64_t next;
+
+	(void)out;
+	if (!p) {
+		c->stats.foreign_frames++;
+		return;
+	}
+	if (nack->reason == SL_NACK_GAP)
+		next = nack->expected_lsn;
+	else
+		next = min_u64(core_epoch_end(c, nack->last_epoch), nack->last_lsn) + 1;
+	next = min_u64(next, c->last_lsn + 1);
+	if (next <= p->received_lsn)
+		next = p->received_lsn + 1;
+	if (next >= p->next_lsn)
+		return; /* already resending from there or earlier */
+	p->next_lsn = next;
+	p->progress_ns = c->now_ns;
+	p->last_ack_ns = c->now_ns;
+}
+
+/* Emits one APPEND of refs[0..n) (records prev_lsn+1 ...) to p. */
+static void leader_send_append(struct sl_core *c, struct core_peer *p, uint64_t prev_lsn,
+			       const struct sl_rec_ref *refs, uint32_t n, struct sl_actions *out)
+{
+	struct sl_action *a = core_act(out, SL_ACT_SEND);
+
+	if (!a)
+		return;
+	a->u.send.dst = p->id;
+	a->u.send.frame_type = SL_FRAME_APPEND;
+	a->u.send.epoch = c->epoch;
+	a->u.send.hdr.append = (struct sl_append_hdr){ .prev_lsn = prev_lsn,
+						       .prev_epoch = core_epoch_at(c, prev_lsn),
+						       .commit_lsn = c->commit_lsn,
+						       .send_ts_ns = c->now_ns,
+						       .count = n };
+	a->u.send.recs = refs;
+	a->u.send.n_recs = n;
+	if (p->next_lsn == p->received_lsn + 1)
+		p->progress_ns = c->now_ns; /* the retransmission clock starts with the first */
+	p->next_lsn = prev_lsn + n + 1;
+	p->last_send_ns = c->now_ns;
+	c->stats.frames_sent[SL_FRAME_APPEND]++;
+}
+
+static void leader_send_heartbeat(struct sl_core *c, struct core_peer *p, struct sl_actions *out)
+{
+	struct sl_action *a = core_act(out, SL_ACT_SEND);
+
+	if (!a)
+		return;
+	a->u.send.dst = p->id;
+	a->u.send.frame_type = SL_FRAME_HEARTBEAT;
+	a->u.send.epoch = c->epoch;
+	a->u.send.hdr.heartbeat = (struct sl_heartbeat){ .commit_lsn = c->commit_lsn,
+							 .last_lsn = c->last_lsn,
+							 .send_ts_ns = c->now_ns };
+	p->last_send_ns = c->now_ns;
+	c->stats.frames_sent[SL_FRAME_HEARTBEAT]++;
+}
+
+/* Records from p->next_lsn that fit one frame and the window, taken from the ring. */
+static void leader_send_from_ring(struct sl_core *c, struct core_peer *p, uint32_t room,
+				  struct sl_actions *out)
+{
+	struct sl_rec_ref *refs = out->refs + out->n_refs;
+	uint64_t prev = p->next_lsn - 1;
+	uint32_t n = 0, bytes = 0;
+
+	for (uint64_t lsn = p->next_lsn; lsn <= c->last_lsn && n < room; lsn++) {
+		const struct core_entry *e = core_entry(c, lsn);
+
+		if (bytes + e->ref.len > c->cfg.batch_bytes)
+			break;
+		assert(out->n_refs < out->cap_refs);
+		out->refs[out->n_refs++] = e->ref;
+		bytes += e->ref.len;
+		n++;
+	}
+	leader_send_append(c, p, prev, refs, n, out);
+}
+
+/* A follower behind the ring is caught up from the WAL, one frame's worth at a time. */
+static void leader_request_wal(struct sl_core *c, struct core_peer *p, struct sl_actions *out)
+{
+	struct sl_action *a;
+	uint64_t to = min_u64(c->ring_lo - 1, p->next_lsn + c->cfg.batch_bytes / SL_REC_HDR_LEN);
+
+	if (p->wal_read_ns != 0 && c->now_ns - p->wal_read_ns < c->cfg.rto_max_ns)
+		return;
+	a = core_act(out, SL_ACT_WAL_READ);
+	if (!a)
+		return;
+	a->u.wal_read.node = p->id;
+	a->u.wal_read.from_lsn = p->next_lsn;
+	a->u.wal_read.to_lsn = to;
+	p->wal_read_ns = c->now_ns;
+	c->stats.wal_reads++;
+}
+
+void core_leader_on_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out)
+{
+	struct core_peer *p = core_peer_find(c, ev->u.wal.node);
+	struct sl_rec_ref *refs = out->refs + out->n_refs;
+	uint32_t n = 0, bytes = 0;
+	uint64_t first = 0;
+
+	if (p && c->role == SL_ROLE_LEADER && ev->u.wal.n_recs > 0) {
+		struct sl_record_hdr h;
+
+		p->wal_read_ns = 0;
+		sl_record_hdr_read(ev->u.wal.recs[0].data, &h);
+		first = h.lsn;
+	}
+	/* Only a read that still starts where the follower needs it is sent. */
+	if (p && first != 0 && first == p->next_lsn) {
+		for (uint32_t i = 0; i < ev->u.wal.n_recs; i++) {
+			const struct sl_rec_ref *r = &ev->u.wal.recs[i];
+
+			if (bytes + r->len > c->cfg.batch_bytes)
+				break;
+			out->refs[out->n_refs++] = *r;
+			bytes += r->len;
+			n++;
+		}
+		leader_send_append(c, p, first - 1, refs, n, out);
+	}
+	for (uint32_t i = 0; i < ev->u.wal.n_recs; i++)
+		core_free(out, ev->u.wal.recs[i].handle);
+}
+
+static void leader_send(struct sl_core *c, struct core_peer *p, struct sl_actions *out)
+{
+	uint64_t inflight = p->next_lsn - 1 - p->received_lsn;
+
+	/* No progress for an RTO: go back to the last acknowledged record, back off. */
+	if (inflight > 0 && c->now_ns - p->progress_ns >= p->rto_ns) {
+		p->next_lsn = p->received_lsn + 1;
+		p->rto_ns = min_u64(p->rto_ns * 2, c->cfg.rto_max_ns);
+		p->progress_ns = c->now_ns;
+		p->wal_read_ns = 0;
+		inflight = 0;
+		c->stats.retransmits++;
+	}
+	if (p->next_lsn <= c->last_lsn && inflight < c->cfg.window_records) {
+		if (p->next_lsn < c->ring_lo)
+			leader_request_wal(c, p, out);
+		else
+			leader_send_from_ring(c, p, c->cfg.window_records - (uint32_t)inflight,
+					      out);
+	}
+	if (c->now_ns - p->last_send_ns >= c->cfg.heartbeat_ns)
+		leader_send_heartbeat(c, p, out);
+}
+
+static bool peer_counted(const struct sl_core *c, const struct core_peer *p)
+{
+	return !p->learner && core_is_member(c, p->id);
+}
+
+/* first k: the first k healthy nodes of the list that hold everything committed. */
+static bool policy_first(struct sl_core *c, uint64_t *lsn)
+{
+	uint64_t m = UINT64_MAX;
+	unsigned chosen = 0;
+
+	for (unsigned i = 0; i < c->n_peers; i++)
+		c->peers[i].sync = false;
+	for (unsigned i = 0; i < c->policy.n_nodes && chosen < c->policy.k; i++) {
+		struct core_peer *p = core_peer_find(c, c->policy.nodes[i]);
+		uint64_t level;
+
+		if (!p || !peer_counted(c, p) || p->last_ack_ns == 0 ||
+		    c->now_ns - p->last_ack_ns > c->cfg.health_ns)
+			continue;
+		level = core_peer_level_lsn(c, p);
+		/* A standby joins the sync set only once caught up (PostgreSQL does too). */
+		if (level < c->commit_lsn)
+			continue;
+		p->sync = true;
+		m = min_u64(m, level);
+		chosen++;
+	}
+	*lsn = m;
+	return chosen == c->policy.k;
+}
+
+/* any k: the k-th highest position among the listed nodes (quorum commit). */
+static bool policy_any(struct sl_core *c, uint64_t *lsn)
+{
+	uint64_t top[SL_POLICY_NODES_MAX];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->policy.n_nodes; i++) {
+		struct core_peer *p = core_peer_find(c, c->policy.nodes[i]);
+		uint64_t level;
+		unsigned j;
+
+		if (!p || !peer_counted(c, p))
+			continue;
+		level = core_peer_level_lsn(c, p);
+		for (j = n++; j > 0 && top[j - 1] < level; j--)
+			top[j] = top[j - 1];
+		top[j] = level;
+	}
+	if (n < c->policy.k)
+		return false;
+	*lsn = top[c->policy.k - 1];
+	return true;
+}
+
+static bool policy_all(struct sl_core *c, uint64_t *lsn)
+{
+	uint64_t m = UINT64_MAX;
+
+	for (unsigned i = 0; i < c->n_peers; i++)
+		if (peer_counted(c, &c->peers[i]))
+			m = min_u64(m, core_peer_level_lsn(c, &c->peers[i]));
+	*lsn = m;
+	return true;
+}
+
+/* Highest LSN the followers' part of the policy holds for; false if it holds for none. */
+static bool policy_followers(struct sl_core *c, uint64_t *lsn)
+{
+	switch (c->policy.kind) {
+	case SL_POLICY_FIRST:
+		return policy_first(c, lsn);
+	case SL_POLICY_ANY:
+		return policy_any(c, lsn);
+	case SL_POLICY_ALL:
+		return policy_all(c, lsn);
+	}
+	*lsn = UINT64_MAX; /* async: the followers are not asked */
+	return true;
+}
+
+/* sync_timeout_ms: a stuck sync set degrades to async, explicitly, and recovers. */
+static void leader_degrade_check(struct sl_core *c, bool held, uint64_t lsn, struct sl_actions *out)
+{
+	const struct core_entry *oldest = core_entry(c, c->commit_lsn + 1);
+	uint64_t timeout_ns = (uint64_t)c->policy.sync_timeout_ms * 1000000;
+
+	if (c->policy.kind == SL_POLICY_ASYNC || timeout_ns == 0)
+		return;
+	if (!c->degraded && oldest && c->now_ns - oldest->arrival_ns >= timeout_ns &&
+	    (!held || lsn <= c->commit_lsn)) {
+		c->degraded = true;
+		c->stats.degraded_count++;
+		core_notify(out, SL_NOTE_DEGRADED, 1, c->commit_lsn);
+	} else if (c->degraded && held && lsn >= c->commit_lsn) {
+		c->degraded = false;
+		core_notify(out, SL_NOTE_DEGRADED, 0, c->commit_lsn);
+	}
+}
+
+void core_leader_commit(struct sl_core *c, struct sl_actions *out)
+{
+	uint64_t local = c->policy.durability == SL_DUR_FSYNC ? c->flushed_lsn : c->last_lsn;
+	uint64_t lsn = 0, target;
+	bool held = policy_followers(c, &lsn);
+
+	leader_degrade_check(c, held, lsn, out);
+	target = held || c->degraded ? min_u64(local, c->degraded ? UINT64_MAX : lsn) : 0;
+	if (CORE_BUG(c, SL_BUG_COMMIT_BEFORE_QUORUM))
+		target = c->last_lsn;
+	/* Raft's rule: nothing older commits until this epoch's first record does. */
+	if (target > c->commit_lsn && target >= c->epoch_start_lsn)
+		c->commit_lsn = min_u64(target, c->last_lsn);
+	core_apply(c, c->commit_lsn, out);
+}
+
+void core_leader_tick(struct sl_core *c, struct sl_actions *out)
+{
+	leader_try_noop(c, out);
+	core_persist_new(c, out);
+	for (unsigned i = 0; i < c->n_peers; i++)
+		leader_send(c, &c->peers[i], out);
+	core_leader_commit(c, out);
+}

@@ -1,0 +1,59 @@
+/* shiplog-sim: a deterministic cluster of real replication cores on a fake network and disk. */
+#ifndef SHIPLOG_SIM_H
+#define SHIPLOG_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <shiplog/policy.h>
+
+/* Fault classes (--faults). */
+enum sim_fault {
+	SIM_F_LOSS = 1u << 0,	   /* frames dropped */
+	SIM_F_DUP = 1u << 1,	   /* frames delivered twice */
+	SIM_F_REORDER = 1u << 2,   /* frames overtaking each other */
+	SIM_F_DELAY = 1u << 3,	   /* long, variable latency */
+	SIM_F_PARTITION = 1u << 4, /* links cut, one or both directions */
+	SIM_F_ISOLATE = 1u << 5,   /* the leader cut off from everyone */
+	SIM_F_CRASH = 1u << 6,	   /* node crash and restart; unsynced writes kept/dropped/torn */
+	SIM_F_DISK = 1u << 7,	   /* slow and variable persistence */
+	SIM_F_POLICY = 1u << 8,	   /* commit policy switched at run time */
+	SIM_F_ALL = (1u << 9) - 1,
+};
+
+struct sim_opts {
+	uint64_t seed;
+	unsigned nodes;	   /* 3..5 */
+	bool policy_given; /* else each seed draws one */
+	struct sl_policy policy;
+	uint32_t faults;      /* SIM_F_* */
+	uint32_t bugs;	      /* SL_BUG_* */
+	uint64_t duration_ns; /* virtual time with faults, before the settle phase */
+	unsigned clients;
+	FILE *trace; /* non-NULL: print every event and action */
+};
+
+struct sim_result {
+	uint64_t violations;
+	char first_violation[256];
+	uint64_t acked_writes;
+	uint64_t lost_writes; /* acknowledged, then lost: only legal under async */
+	uint64_t reads_checked;
+	uint64_t failovers;
+	uint64_t crashes;
+	uint64_t truncated;
+	uint64_t commit_lsn; /* leader's at the end */
+	uint64_t frames;
+	uint64_t rejected; /* frames the codec refused */
+	char policy[96];
+};
+
+const char *sim_fault_name(unsigned bit);
+/* Parses "loss,dup,..." / "all" / "none" into *out; -1 on an unknown name. */
+int sim_faults_parse(const char *s, uint32_t *out);
+
+/* Runs one seed to the end. Returns 0; the result says whether anything broke. */
+int sim_run(const struct sim_opts *o, struct sim_result *r);
+
+#endif
