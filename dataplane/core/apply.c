@@ -157,13 +157,10 @@ static void apply_one(struct sl_core *c, struct core_entry *e, const struct sl_r
 	if (res.status == SL_ST_BUSY)
 		core_notify(out, SL_NOTE_KV_FULL, r->hdr.lsn, 0);
 	if (e && e->has_ctx) {
-		struct sl_client_req req = { .client_id = r->origin.client_id,
-					     .seq = r->origin.seq,
-					     .op = r->hdr.type == SL_REC_PUT ? SL_OP_PUT
-									     : SL_OP_DEL };
-
-		core_reply(c, out, e->ctx, &req, res.status, res.lsn, res.epoch);
-		e->has_ctx = 0;
+		/* The leader answers once the policy's level holds (core_leader_reply). */
+		e->status = res.status;
+		e->tok_lsn = res.lsn;
+		e->tok_epoch = res.epoch;
 	}
 }
 

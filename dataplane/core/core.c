@@ -48,6 +48,8 @@ static bool config_valid(const struct sl_core_config *cfg)
 	       (cfg->ring_records & (cfg->ring_records - 1)) == 0 && cfg->window_records >= 1 &&
 	       cfg->kv_keys >= 1 && cfg->dedup_clients >= 1 && cfg->pending_reads >= 1 &&
 	       cfg->limits.key_max >= 1 && cfg->limits.key_max <= UINT16_MAX &&
+	       /* Followers check CONFIG records against the same limits as client data. */
+	       cfg->limits.val_max >= SL_POLICY_TEXT_MAX &&
 	       sl_record_size(SL_REC_F_ORIGIN, cfg->limits.key_max, cfg->limits.val_max) <=
 		       cfg->batch_bytes &&
 	       cfg->rto_min_ns >= 1 && cfg->rto_max_ns >= cfg->rto_min_ns &&
@@ -265,7 +267,9 @@ bool core_ring_make_room(struct sl_core *c, struct sl_actions *out)
 	if (c->ring_lo > c->flushed_lsn || c->ring_lo > c->applied_lsn)
 		return false;
 	e = &c->ring[c->ring_lo & c->ring_mask];
-	assert(e->lsn == c->ring_lo && !e->has_ctx);
+	assert(e->lsn == c->ring_lo);
+	if (e->has_ctx)
+		return false; /* its client has not been answered yet */
 	core_release_ref(c, out, &e->ref);
 	c->ring_lo++;
 	return true;
@@ -638,7 +642,7 @@ int sl_core_log_record(const struct sl_core *c, uint64_t lsn, struct sl_rec_ref 
 static void peer_status(const struct sl_core *c, const struct core_peer *p, uint64_t now_ns,
 			struct sl_peer_status *s)
 {
-	uint64_t level = core_peer_level_lsn(c, p);
+	uint64_t level = core_peer_level_lsn(p, c->policy.level);
 	const struct core_entry *oldest = core_entry(c, level + 1);
 
 	*s = (struct sl_peer_status){

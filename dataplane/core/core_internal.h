@@ -24,9 +24,12 @@ struct core_entry {
 	uint64_t lsn;
 	uint64_t ctx;	     /* leader: reply context of the client that wrote it */
 	uint64_t arrival_ns; /* leader: when it was sequenced */
+	uint64_t tok_lsn;    /* leader: the answer, kept from apply until the reply */
+	uint32_t tok_epoch;
 	uint32_t epoch;
 	uint8_t type;
 	uint8_t has_ctx;
+	uint8_t status;
 };
 
 /* What the leader knows of one other node. */
@@ -90,6 +93,7 @@ struct sl_core {
 
 	/* Leader. */
 	uint64_t epoch_start_lsn; /* this epoch's NOOP: commit never counts older records */
+	uint64_t replied_lsn;	  /* clients of records up to here have their answer */
 	bool noop_pending;
 	struct sl_policy policy; /* in force: leader's last appended, others' last applied */
 	struct sl_policy applied_policy;
@@ -150,7 +154,7 @@ void core_leader_tick(struct sl_core *c, struct sl_actions *out);
 void core_leader_commit(struct sl_core *c, struct sl_actions *out);
 void core_leader_set_policy(struct sl_core *c, const struct sl_policy *p, struct sl_actions *out);
 void core_leader_abandon_clients(struct sl_core *c, struct sl_actions *out);
-uint64_t core_peer_level_lsn(const struct sl_core *c, const struct core_peer *p);
+uint64_t core_peer_level_lsn(const struct core_peer *p, uint8_t level);
 struct core_peer *core_peer_find(struct sl_core *c, uint16_t node);
 
 /* follower.c */

@@ -11,9 +11,9 @@ struct core_peer *core_peer_find(struct sl_core *c, uint16_t node)
 	return NULL;
 }
 
-uint64_t core_peer_level_lsn(const struct sl_core *c, const struct core_peer *p)
+uint64_t core_peer_level_lsn(const struct core_peer *p, uint8_t level)
 {
-	switch (c->policy.level) {
+	switch (level) {
 	case SL_LEVEL_RECEIVED:
 		return p->received_lsn;
 	case SL_LEVEL_APPLIED:
@@ -70,6 +70,7 @@ void core_leader_start(struct sl_core *c, struct sl_actions *out)
 	}
 	c->policy = c->applied_policy;
 	c->degraded = false;
+	c->replied_lsn = c->applied_lsn;
 	c->noop_pending = true;
 	c->epoch_start_lsn = UINT64_MAX;
 	leader_try_noop(c, out);
@@ -107,7 +108,7 @@ void core_leader_client_write(struct sl_core *c, const struct sl_event *ev, stru
 /* Clients waiting on a leader that steps down learn it; their retry is deduplicated. */
 void core_leader_abandon_clients(struct sl_core *c, struct sl_actions *out)
 {
-	for (uint64_t lsn = c->applied_lsn + 1; lsn <= c->last_lsn; lsn++) {
+	for (uint64_t lsn = c->replied_lsn + 1; lsn <= c->last_lsn; lsn++) {
 		struct core_entry *e = core_entry(c, lsn);
 		struct sl_record_view r;
 		struct sl_limits lim = { UINT16_MAX, UINT32_MAX };
@@ -219,10 +220,17 @@ void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *
 	else
 		next = min_u64(core_epoch_end(c, nack->last_epoch), nack->last_lsn) + 1;
 	next = min_u64(next, c->last_lsn + 1);
-	if (next <= p->received_lsn)
-		next = p->received_lsn + 1;
-	if (next >= p->next_lsn)
+	/*
+	 * The follower's word about its log beats what it acknowledged earlier: a node
+	 * that restarted may have lost records it had only received (level "received").
+	 */
+	if (p->received_lsn >= next) {
+		p->received_lsn = next - 1;
+		p->flushed_lsn = min_u64(p->flushed_lsn, next - 1);
+		p->applied_lsn = min_u64(p->applied_lsn, next - 1);
+	} else if (next >= p->next_lsn) {
 		return; /* already resending from there or earlier */
+	}
 	p->next_lsn = next;
 	p->progress_ns = c->now_ns;
 	p->last_ack_ns = c->now_ns;
@@ -368,27 +376,34 @@ static bool peer_counted(const struct sl_core *c, const struct core_peer *p)
 	return !p->learner && core_is_member(c, p->id);
 }
 
-/* first k: the first k healthy nodes of the list that hold everything committed. */
-static bool policy_first(struct sl_core *c, uint64_t *lsn)
+/*
+ * first k: the first k healthy nodes of the list that hold everything committed. With
+ * choose, the sync set is chosen anew (at the commit level); without, its members'
+ * positions at level are read (the applied level of replies).
+ */
+static bool policy_first(struct sl_core *c, uint8_t level, bool choose, uint64_t *lsn)
 {
 	uint64_t m = UINT64_MAX;
 	unsigned chosen = 0;
 
-	for (unsigned i = 0; i < c->n_peers; i++)
+	for (unsigned i = 0; choose && i < c->n_peers; i++)
 		c->peers[i].sync = false;
 	for (unsigned i = 0; i < c->policy.n_nodes && chosen < c->policy.k; i++) {
 		struct core_peer *p = core_peer_find(c, c->policy.nodes[i]);
-		uint64_t level;
 
-		if (!p || !peer_counted(c, p) || p->last_ack_ns == 0 ||
-		    c->now_ns - p->last_ack_ns > c->cfg.health_ns)
+		if (!p || !peer_counted(c, p))
 			continue;
-		level = core_peer_level_lsn(c, p);
-		/* A standby joins the sync set only once caught up (PostgreSQL does too). */
-		if (level < c->commit_lsn)
+		if (choose) {
+			if (p->last_ack_ns == 0 || c->now_ns - p->last_ack_ns > c->cfg.health_ns)
+				continue;
+			/* A standby joins the set only once caught up (PostgreSQL does too). */
+			if (core_peer_level_lsn(p, level) < c->commit_lsn)
+				continue;
+			p->sync = true;
+		} else if (!p->sync) {
 			continue;
-		p->sync = true;
-		m = min_u64(m, level);
+		}
+		m = min_u64(m, core_peer_level_lsn(p, level));
 		chosen++;
 	}
 	*lsn = m;
@@ -396,22 +411,22 @@ static bool policy_first(struct sl_core *c, uint64_t *lsn)
 }
 
 /* any k: the k-th highest position among the listed nodes (quorum commit). */
-static bool policy_any(struct sl_core *c, uint64_t *lsn)
+static bool policy_any(struct sl_core *c, uint8_t level, uint64_t *lsn)
 {
 	uint64_t top[SL_POLICY_NODES_MAX];
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < c->policy.n_nodes; i++) {
 		struct core_peer *p = core_peer_find(c, c->policy.nodes[i]);
-		uint64_t level;
+		uint64_t pos;
 		unsigned j;
 
 		if (!p || !peer_counted(c, p))
 			continue;
-		level = core_peer_level_lsn(c, p);
-		for (j = n++; j > 0 && top[j - 1] < level; j--)
+		pos = core_peer_level_lsn(p, level);
+		for (j = n++; j > 0 && top[j - 1] < pos; j--)
 			top[j] = top[j - 1];
-		top[j] = level;
+		top[j] = pos;
 	}
 	if (n < c->policy.k)
 		return false;
@@ -419,27 +434,27 @@ static bool policy_any(struct sl_core *c, uint64_t *lsn)
 	return true;
 }
 
-static bool policy_all(struct sl_core *c, uint64_t *lsn)
+static bool policy_all(struct sl_core *c, uint8_t level, uint64_t *lsn)
 {
 	uint64_t m = UINT64_MAX;
 
 	for (unsigned i = 0; i < c->n_peers; i++)
 		if (peer_counted(c, &c->peers[i]))
-			m = min_u64(m, core_peer_level_lsn(c, &c->peers[i]));
+			m = min_u64(m, core_peer_level_lsn(&c->peers[i], level));
 	*lsn = m;
 	return true;
 }
 
-/* Highest LSN the followers' part of the policy holds for; false if it holds for none. */
-static bool policy_followers(struct sl_core *c, uint64_t *lsn)
+/* Highest LSN the followers' part of the policy holds for at level; false if none. */
+static bool policy_followers(struct sl_core *c, uint8_t level, bool choose, uint64_t *lsn)
 {
 	switch (c->policy.kind) {
 	case SL_POLICY_FIRST:
-		return policy_first(c, lsn);
+		return policy_first(c, level, choose, lsn);
 	case SL_POLICY_ANY:
-		return policy_any(c, lsn);
+		return policy_any(c, level, lsn);
 	case SL_POLICY_ALL:
-		return policy_all(c, lsn);
+		return policy_all(c, level, lsn);
 	}
 	*lsn = UINT64_MAX; /* async: the followers are not asked */
 	return true;
@@ -464,11 +479,41 @@ static void leader_degrade_check(struct sl_core *c, bool held, uint64_t lsn, str
 	}
 }
 
+/* Answers the clients of applied records once the policy's level holds for them. */
+static void leader_reply(struct sl_core *c, uint64_t upto, struct sl_actions *out)
+{
+	for (uint64_t lsn = c->replied_lsn + 1; lsn <= upto; lsn++) {
+		struct core_entry *e = core_entry(c, lsn);
+		struct sl_record_view r;
+		struct sl_limits lim = { UINT16_MAX, UINT32_MAX };
+		struct sl_client_req req = { 0 };
+
+		if (!e || !e->has_ctx)
+			continue;
+		if (sl_record_decode(e->ref.data, e->ref.len, &lim, 0, &r) == SL_OK) {
+			req.client_id = r.origin.client_id;
+			req.seq = r.origin.seq;
+			req.op = r.hdr.type == SL_REC_PUT ? SL_OP_PUT : SL_OP_DEL;
+		}
+		core_reply(c, out, e->ctx, &req, e->status, e->tok_lsn, e->tok_epoch);
+		e->has_ctx = 0;
+	}
+	if (upto > c->replied_lsn)
+		c->replied_lsn = upto;
+}
+
+/*
+ * commit_lsn counts followers at most at the flushed level: followers apply only what
+ * is committed (DESIGN.md §4), so "applied" (PostgreSQL's remote_apply) cannot gate the
+ * commit itself. It gates the reply: a client hears back once its write is visible on
+ * the sync followers, which is what read-your-writes on a follower needs.
+ */
 void core_leader_commit(struct sl_core *c, struct sl_actions *out)
 {
+	uint8_t level = c->policy.level == SL_LEVEL_APPLIED ? SL_LEVEL_FLUSHED : c->policy.level;
 	uint64_t local = c->policy.durability == SL_DUR_FSYNC ? c->flushed_lsn : c->last_lsn;
-	uint64_t lsn = 0, target;
-	bool held = policy_followers(c, &lsn);
+	uint64_t lsn = 0, target, visible;
+	bool held = policy_followers(c, level, true, &lsn);
 
 	leader_degrade_check(c, held, lsn, out);
 	target = held || c->degraded ? min_u64(local, c->degraded ? UINT64_MAX : lsn) : 0;
@@ -478,6 +523,14 @@ void core_leader_commit(struct sl_core *c, struct sl_actions *out)
 	if (target > c->commit_lsn && target >= c->epoch_start_lsn)
 		c->commit_lsn = min_u64(target, c->last_lsn);
 	core_apply(c, c->commit_lsn, out);
+	visible = c->applied_lsn;
+	if (c->policy.level == SL_LEVEL_APPLIED && !c->degraded &&
+	    !CORE_BUG(c, SL_BUG_COMMIT_BEFORE_QUORUM)) {
+		if (!policy_followers(c, SL_LEVEL_APPLIED, false, &lsn))
+			lsn = c->replied_lsn;
+		visible = min_u64(visible, lsn);
+	}
+	leader_reply(c, visible, out);
 }
 
 void core_leader_tick(struct sl_core *c, struct sl_actions *out)
