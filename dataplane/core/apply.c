@@ -193,8 +193,6 @@ static void apply_request_wal(struct sl_core *c, uint64_t upto, struct sl_action
 	c->stats.wal_reads++;
 }
 
-static void reads_answer(struct sl_core *c, struct sl_actions *out, bool expire_only);
-
 void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out)
 {
 	uint64_t start = c->applied_lsn;
@@ -213,16 +211,13 @@ void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out)
 			break; /* cannot happen: validated on arrival */
 		apply_one(c, e, &r, out);
 	}
-	if (c->applied_lsn != start) {
+	if (c->applied_lsn != start)
 		c->ack_due = true;
-		reads_answer(c, out, false);
-	}
 }
 
 void core_apply_from_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out)
 {
 	uint64_t target = apply_target(c);
-	uint64_t start = c->applied_lsn;
 
 	c->apply_read_ns = 0;
 	for (uint32_t i = 0; i < ev->u.wal.n_recs; i++) {
@@ -233,8 +228,6 @@ void core_apply_from_wal(struct sl_core *c, const struct sl_event *ev, struct sl
 			apply_one(c, NULL, &r, out);
 		core_free(out, ev->u.wal.recs[i].handle);
 	}
-	if (c->applied_lsn != start)
-		reads_answer(c, out, false);
 	/* Whatever remains comes from the ring or from the next read. */
 	core_apply(c, target, out);
 }
@@ -283,6 +276,7 @@ void core_client_read(struct sl_core *c, const struct sl_event *ev, struct sl_ac
 
 		if (r->used)
 			continue;
+		c->n_reads++;
 		*r = (struct core_read){ .ctx = ev->u.client.ctx,
 					 .client_id = req->client_id,
 					 .seq = req->seq,
@@ -298,10 +292,14 @@ void core_client_read(struct sl_core *c, const struct sl_event *ev, struct sl_ac
 	core_reply(c, out, ev->u.client.ctx, req, SL_ST_BUSY, c->applied_lsn, c->epoch);
 }
 
-/* Parked reads: answered once applied reaches min_lsn, STALE at their deadline. */
-static void reads_answer(struct sl_core *c, struct sl_actions *out, bool expire_only)
+/*
+ * Parked reads: answered once applied reaches min_lsn, STALE at their deadline. Called
+ * last in a step: a reply points into the table, which must not change before the
+ * caller has sent it.
+ */
+void core_reads_answer(struct sl_core *c, struct sl_actions *out)
 {
-	for (uint32_t i = 0; i < c->cfg.pending_reads; i++) {
+	for (uint32_t i = 0; i < c->cfg.pending_reads && c->n_reads > 0; i++) {
 		struct core_read *r = &c->reads[i];
 		struct sl_client_req req;
 
@@ -312,19 +310,16 @@ static void reads_answer(struct sl_core *c, struct sl_actions *out, bool expire_
 					      .min_lsn = r->min_lsn,
 					      .op = SL_OP_GET,
 					      .key_len = r->key_len };
-		if (!expire_only && r->min_lsn <= c->applied_lsn) {
+		if (r->min_lsn <= c->applied_lsn) {
 			read_reply(c, out, r->ctx, &req,
 				   c->read_keys + (size_t)i * c->cfg.limits.key_max);
 			r->used = false;
+			c->n_reads--;
 		} else if (c->now_ns >= r->deadline_ns) {
 			c->stats.reads_stale++;
 			core_reply(c, out, r->ctx, &req, SL_ST_STALE, c->applied_lsn, c->epoch);
 			r->used = false;
+			c->n_reads--;
 		}
 	}
-}
-
-void core_reads_tick(struct sl_core *c, struct sl_actions *out)
-{
-	reads_answer(c, out, true);
 }

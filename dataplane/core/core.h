@@ -185,8 +185,8 @@ struct sl_action {
 		} wal_read;
 		struct {
 			uint32_t epoch;
-			struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
 			uint8_t n_hist;
+			const struct sl_epoch_start *hist; /* valid until the next step */
 		} meta;
 		struct {
 			uint32_t what;

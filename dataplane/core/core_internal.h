@@ -7,10 +7,11 @@
 #include "core.h"
 #include "kv.h"
 
-#define CORE_SLAB_SLOTS	   32u /* NOOP and CONFIG records the core writes itself */
-#define CORE_SLAB_SLOT_LEN 288u
-#define CORE_SLAB_HANDLE   (1ull << 63) /* handles with this bit are slab slots */
-#define CORE_SESSION_PROBE 8u		/* linear-probe window of the session table */
+#define CORE_SLAB_SLOTS	     32u /* NOOP and CONFIG records the core writes itself */
+#define CORE_SLAB_SLOT_LEN   288u
+#define CORE_SLAB_HANDLE     (1ull << 63) /* handles with this bit are slab slots */
+#define CORE_SESSION_PROBE   8u		  /* linear-probe window of the session table */
+#define CORE_FRAMES_PER_TICK 32u	  /* APPENDs to one follower in one loop turn */
 
 #ifdef SHIPLOG_SIM_BUGS
 #define CORE_BUG(c, bug) (((c)->cfg.bugs & (bug)) != 0)
@@ -22,9 +23,12 @@
 struct core_entry {
 	struct sl_rec_ref ref;
 	uint64_t lsn;
-	uint64_t ctx;	     /* leader: reply context of the client that wrote it */
 	uint64_t arrival_ns; /* leader: when it was sequenced */
-	uint64_t tok_lsn;    /* leader: the answer, kept from apply until the reply */
+	/* Leader, for the client that wrote it: who asked, and the answer once applied. */
+	uint64_t ctx;
+	uint64_t client_id;
+	uint64_t seq;
+	uint64_t tok_lsn;
 	uint32_t tok_epoch;
 	uint32_t epoch;
 	uint8_t type;
@@ -47,9 +51,8 @@ struct core_peer {
 	uint64_t srtt_ns;
 	uint64_t rttvar_ns;
 	uint64_t rto_ns;
-	uint64_t wal_read_ns; /* a catch-up read is pending since (0: none) */
-	uint64_t frame_seq;
-	uint64_t echo_due_ns; /* follower side unused */
+	uint64_t wal_read_ns;	  /* a catch-up read is pending since (0: none) */
+	uint64_t commit_sent_lsn; /* commit_lsn carried by the last frame to it */
 };
 
 /* A client session: the last write applied for a client (deduplication). */
@@ -115,6 +118,7 @@ struct sl_core {
 	struct core_session *sessions;
 	uint32_t session_mask;
 	struct core_read *reads;
+	uint32_t n_reads; /* parked */
 	uint8_t *read_keys;
 	uint8_t *slab;
 	uint32_t slab_free; /* bit i set: slot i free */
@@ -127,7 +131,6 @@ struct sl_core {
 struct sl_action *core_act(struct sl_actions *out, uint8_t type);
 void core_free(struct sl_actions *out, uint64_t handle);
 void core_release_ref(struct sl_core *c, struct sl_actions *out, const struct sl_rec_ref *ref);
-struct core_entry *core_entry(const struct sl_core *c, uint64_t lsn);
 bool core_ring_make_room(struct sl_core *c, struct sl_actions *out);
 void core_ring_push(struct sl_core *c, const struct sl_rec_ref *ref, uint64_t lsn, uint32_t epoch,
 		    uint8_t type);
@@ -159,8 +162,6 @@ struct core_peer *core_peer_find(struct sl_core *c, uint16_t node);
 
 /* follower.c */
 void core_follower_on_append(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
-void core_follower_on_heartbeat(struct sl_core *c, uint16_t src, const struct sl_heartbeat *hb,
-				struct sl_actions *out);
 void core_follower_tick(struct sl_core *c, struct sl_actions *out);
 
 /* apply.c: the key-value state machine, sessions, reads. */
@@ -168,9 +169,17 @@ void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out);
 void core_apply_from_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
 void core_apply_reset(struct sl_core *c);
 void core_client_read(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
-void core_reads_tick(struct sl_core *c, struct sl_actions *out);
+void core_reads_answer(struct sl_core *c, struct sl_actions *out);
 void core_reply(struct sl_core *c, struct sl_actions *out, uint64_t ctx,
 		const struct sl_client_req *req, uint8_t status, uint64_t lsn, uint32_t epoch);
 size_t core_sessions_size(uint32_t clients, uint32_t *mask);
+
+/* The ring slot of lsn, or NULL when lsn is not in the ring. */
+static inline struct core_entry *core_entry(const struct sl_core *c, uint64_t lsn)
+{
+	if (lsn < c->ring_lo || lsn > c->last_lsn || lsn == 0)
+		return NULL;
+	return &c->ring[lsn & c->ring_mask];
+}
 
 #endif

@@ -125,17 +125,6 @@ void core_follower_on_append(struct sl_core *c, const struct sl_event *ev, struc
 		core_free(out, ev->u.frame.recs[i].handle);
 }
 
-void core_follower_on_heartbeat(struct sl_core *c, uint16_t src, const struct sl_heartbeat *hb,
-				struct sl_actions *out)
-{
-	(void)src;
-	(void)out;
-	c->leader_contact_ns = c->now_ns;
-	c->echo_ts_ns = hb->send_ts_ns;
-	c->ack_due = true;
-	follower_learn_commit(c, hb->commit_lsn);
-}
-
 void core_follower_tick(struct sl_core *c, struct sl_actions *out)
 {
 	uint64_t target = c->commit_lsn < c->flushed_lsn ? c->commit_lsn : c->flushed_lsn;

@@ -34,9 +34,8 @@
 #define KV_P4 0x85ebca77c2b2ae63ull
 
 struct kv_meta {
-	uint64_t hash;	 /* seeded key hash: home bucket, and a cheap compare before memcmp */
-	uint64_t lsn;	 /* of the write that set the value */
-	uint64_t digest; /* this entry's term in core_kv.digest */
+	uint64_t hash; /* seeded key hash: home bucket, and a cheap compare before memcmp */
+	uint64_t lsn;  /* of the write that set the value */
 	uint32_t val_len;
 	uint16_t key_len; /* 0 marks a free slot: keys are never empty */
 	uint16_t pad;
@@ -47,7 +46,6 @@ _Static_assert(sizeof(struct kv_meta) % KV_ALIGN == 0, "kv_meta keeps the index 
 struct core_kv {
 	uint64_t magic;
 	struct core_kv_config cfg;
-	uint64_t digest; /* sum of the live entries' kv_meta.digest, mod 2^64 */
 	size_t slot_size;
 	size_t index_mask; /* buckets - 1 */
 	uint32_t count;
@@ -73,11 +71,18 @@ static inline uint64_t kv_rotl(uint64_t x, unsigned int r)
 	return (x << r) | (x >> (64 - r));
 }
 
-/* Little-endian loads byte by byte: the digest must agree across hosts of either order. */
+/* Little-endian loads: the digest must agree across hosts of either byte order. */
 static inline uint64_t kv_load_le(const uint8_t *p, size_t n)
 {
 	uint64_t v = 0;
 
+	if (n == 8) {
+		memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v = __builtin_bswap64(v);
+#endif
+		return v;
+	}
 	for (size_t i = 0; i < n; i++)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
@@ -212,7 +217,6 @@ void core_kv_reset(struct core_kv *kv)
 		kv->free_slots[i] = n - 1 - i;
 	kv->free_n = n;
 	kv->count = 0;
-	kv->digest = 0;
 }
 
 static inline uint8_t *kv_key_at(const struct core_kv *kv, uint32_t slot)
@@ -316,7 +320,6 @@ int core_kv_put(struct core_kv *kv, const void *key, uint16_t key_len, const voi
 	pos = kv_find(kv, key, key_len, hash, &found);
 	if (found) {
 		slot = kv->index[pos] - 1;
-		kv->digest -= kv->meta[slot].digest;
 	} else if (kv->free_n == 0) {
 		return -ENOSPC;
 	} else {
@@ -328,8 +331,6 @@ int core_kv_put(struct core_kv *kv, const void *key, uint16_t key_len, const voi
 		memmove(kv_val_at(kv, slot), val, val_len);
 	m->val_len = val_len;
 	m->lsn = lsn;
-	m->digest = kv_entry_digest(kv_key_at(kv, slot), key_len, kv_val_at(kv, slot), val_len);
-	kv->digest += m->digest;
 	assert(kv->count + kv->free_n == kv->cfg.max_keys);
 	return 0;
 }
@@ -349,7 +350,6 @@ int core_kv_del(struct core_kv *kv, const void *key, uint16_t key_len)
 	if (!found)
 		return -ENOENT;
 	slot = kv->index[pos] - 1;
-	kv->digest -= kv->meta[slot].digest;
 	memset(&kv->meta[slot], 0, sizeof(kv->meta[slot]));
 	kv->free_slots[kv->free_n++] = slot;
 	kv->count--;
@@ -392,10 +392,23 @@ uint32_t core_kv_count(const struct core_kv *kv)
 	return kv->count;
 }
 
+/*
+ * Sum of every entry's hash, so the order of insertion does not matter. Computed on
+ * demand (replica comparisons, snapshots): the write path does not pay for it.
+ */
 uint64_t core_kv_digest(const struct core_kv *kv)
 {
+	uint64_t d = 0;
+
 	assert(kv->magic == KV_MAGIC);
-	return kv->digest;
+	for (uint32_t slot = 0; slot < kv->cfg.max_keys; slot++) {
+		const struct kv_meta *m = &kv->meta[slot];
+
+		if (m->key_len != 0)
+			d += kv_entry_digest(kv_key_at(kv, slot), m->key_len, kv_val_at(kv, slot),
+					     m->val_len);
+	}
+	return d;
 }
 
 /* Walks slots, not buckets: slot order depends only on history, never on hash_seed. */

@@ -58,7 +58,7 @@ void core_kv_reset(struct core_kv *kv);
 
 /*
  * Order-independent digest of the (key, value) pairs, not the LSNs and not hash_seed:
- * equal on two tables with the same contents whatever their history; O(1).
+ * equal on two tables with the same contents whatever their history; O(max_keys).
  */
 uint64_t core_kv_digest(const struct core_kv *kv);
 

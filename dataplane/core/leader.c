@@ -54,6 +54,31 @@ static void leader_try_noop(struct sl_core *c, struct sl_actions *out)
 	c->epoch_start_lsn = c->last_lsn;
 }
 
+/*
+ * A new leader follows the newest CONFIG in its log, committed or not (as Raft does with
+ * configurations): the records it is about to commit were written under that policy.
+ */
+static void leader_adopt_log_policy(struct sl_core *c)
+{
+	static const struct sl_limits any = { UINT16_MAX, UINT32_MAX };
+
+	c->policy = c->applied_policy;
+	for (uint64_t lsn = c->last_lsn; lsn > c->applied_lsn; lsn--) {
+		const struct core_entry *e = core_entry(c, lsn);
+		struct sl_record_view r;
+		struct sl_policy p;
+
+		if (!e)
+			break;
+		if (e->type != SL_REC_CONFIG ||
+		    sl_record_decode(e->ref.data, e->ref.len, &any, 0, &r) != SL_OK)
+			continue;
+		if (sl_policy_parse((const char *)r.val, r.hdr.val_len, &p, NULL, 0) == 0)
+			c->policy = p;
+		break;
+	}
+}
+
 void core_leader_start(struct sl_core *c, struct sl_actions *out)
 {
 	for (unsigned i = 0; i < c->n_peers; i++) {
@@ -68,7 +93,7 @@ void core_leader_start(struct sl_core *c, struct sl_actions *out)
 							   : c->cfg.rto_min_ns,
 					 .progress_ns = c->now_ns };
 	}
-	c->policy = c->applied_policy;
+	leader_adopt_log_policy(c);
 	c->degraded = false;
 	c->replied_lsn = c->applied_lsn;
 	c->noop_pending = true;
@@ -102,7 +127,17 @@ void core_leader_client_write(struct sl_core *c, const struct sl_event *ev, stru
 	core_ring_push(c, ref, c->last_lsn + 1, c->epoch, r.hdr.type);
 	e = core_entry(c, c->last_lsn);
 	e->ctx = ev->u.client.ctx;
+	e->client_id = req->client_id;
+	e->seq = req->seq;
 	e->has_ctx = 1;
+}
+
+/* The request a ring entry answers, from what the leader kept of it. */
+static struct sl_client_req entry_req(const struct core_entry *e)
+{
+	return (struct sl_client_req){ .client_id = e->client_id,
+				       .seq = e->seq,
+				       .op = e->type == SL_REC_PUT ? SL_OP_PUT : SL_OP_DEL };
 }
 
 /* Clients waiting on a leader that steps down learn it; their retry is deduplicated. */
@@ -110,17 +145,11 @@ void core_leader_abandon_clients(struct sl_core *c, struct sl_actions *out)
 {
 	for (uint64_t lsn = c->replied_lsn + 1; lsn <= c->last_lsn; lsn++) {
 		struct core_entry *e = core_entry(c, lsn);
-		struct sl_record_view r;
-		struct sl_limits lim = { UINT16_MAX, UINT32_MAX };
-		struct sl_client_req req = { 0 };
+		struct sl_client_req req;
 
 		if (!e || !e->has_ctx)
 			continue;
-		if (sl_record_decode(e->ref.data, e->ref.len, &lim, 0, &r) == SL_OK) {
-			req.client_id = r.origin.client_id;
-			req.seq = r.origin.seq;
-			req.op = r.hdr.type == SL_REC_PUT ? SL_OP_PUT : SL_OP_DEL;
-		}
+		req = entry_req(e);
 		core_reply(c, out, e->ctx, &req, SL_ST_NOT_LEADER, 0, 0);
 		e->has_ctx = 0;
 	}
@@ -258,23 +287,8 @@ static void leader_send_append(struct sl_core *c, struct core_peer *p, uint64_t 
 		p->progress_ns = c->now_ns; /* the retransmission clock starts with the first */
 	p->next_lsn = prev_lsn + n + 1;
 	p->last_send_ns = c->now_ns;
+	p->commit_sent_lsn = c->commit_lsn;
 	c->stats.frames_sent[SL_FRAME_APPEND]++;
-}
-
-static void leader_send_heartbeat(struct sl_core *c, struct core_peer *p, struct sl_actions *out)
-{
-	struct sl_action *a = core_act(out, SL_ACT_SEND);
-
-	if (!a)
-		return;
-	a->u.send.dst = p->id;
-	a->u.send.frame_type = SL_FRAME_HEARTBEAT;
-	a->u.send.epoch = c->epoch;
-	a->u.send.hdr.heartbeat = (struct sl_heartbeat){ .commit_lsn = c->commit_lsn,
-							 .last_lsn = c->last_lsn,
-							 .send_ts_ns = c->now_ns };
-	p->last_send_ns = c->now_ns;
-	c->stats.frames_sent[SL_FRAME_HEARTBEAT]++;
 }
 
 /* Records from p->next_lsn that fit one frame and the window, taken from the ring. */
@@ -360,15 +374,26 @@ static void leader_send(struct sl_core *c, struct core_peer *p, struct sl_action
 		inflight = 0;
 		c->stats.retransmits++;
 	}
-	if (p->next_lsn <= c->last_lsn && inflight < c->cfg.window_records) {
-		if (p->next_lsn < c->ring_lo)
+	/* A burst of frames per loop turn at most, within the window. */
+	for (unsigned f = 0; f < CORE_FRAMES_PER_TICK && p->next_lsn <= c->last_lsn &&
+			     inflight < c->cfg.window_records;
+	     f++) {
+		if (p->next_lsn < c->ring_lo) {
 			leader_request_wal(c, p, out);
-		else
-			leader_send_from_ring(c, p, c->cfg.window_records - (uint32_t)inflight,
-					      out);
+			break;
+		}
+		leader_send_from_ring(c, p, c->cfg.window_records - (uint32_t)inflight, out);
+		inflight = p->next_lsn - 1 - p->received_lsn;
 	}
-	if (c->now_ns - p->last_send_ns >= c->cfg.heartbeat_ns)
-		leader_send_heartbeat(c, p, out);
+	/*
+	 * The heartbeat is an empty APPEND, as in Raft: its prev lets a follower that
+	 * restarted confirm its log matches ours, and so learn the commit point. One also
+	 * goes out as soon as the commit point moves: followers apply only what they know
+	 * committed, and reads on them (and replies at level "applied") wait for that.
+	 */
+	if (c->now_ns - p->last_send_ns >= c->cfg.heartbeat_ns ||
+	    c->commit_lsn > p->commit_sent_lsn)
+		leader_send_append(c, p, p->next_lsn - 1, NULL, 0, out);
 }
 
 static bool peer_counted(const struct sl_core *c, const struct core_peer *p)
@@ -484,17 +509,11 @@ static void leader_reply(struct sl_core *c, uint64_t upto, struct sl_actions *ou
 {
 	for (uint64_t lsn = c->replied_lsn + 1; lsn <= upto; lsn++) {
 		struct core_entry *e = core_entry(c, lsn);
-		struct sl_record_view r;
-		struct sl_limits lim = { UINT16_MAX, UINT32_MAX };
-		struct sl_client_req req = { 0 };
+		struct sl_client_req req;
 
 		if (!e || !e->has_ctx)
 			continue;
-		if (sl_record_decode(e->ref.data, e->ref.len, &lim, 0, &r) == SL_OK) {
-			req.client_id = r.origin.client_id;
-			req.seq = r.origin.seq;
-			req.op = r.hdr.type == SL_REC_PUT ? SL_OP_PUT : SL_OP_DEL;
-		}
+		req = entry_req(e);
 		core_reply(c, out, e->ctx, &req, e->status, e->tok_lsn, e->tok_epoch);
 		e->has_ctx = 0;
 	}

@@ -61,6 +61,7 @@ struct sim_client {
 	char val[40];
 	uint64_t min_lsn; /* highest commit token seen: read-your-writes, monotonic reads */
 	uint64_t sent_ns;
+	uint64_t retry_ns; /* resend when no answer came for this long */
 	uint64_t next_ns;
 	unsigned tries;
 	unsigned target;
@@ -108,12 +109,18 @@ struct sim {
 	uint64_t ctl_lost_since;
 	uint64_t ctl_next;
 	struct sl_policy ctl_policy;
+	struct sl_policy ctl_prev_policy; /* in force before the last change */
+	uint64_t ctl_policy_lsn;	  /* CONFIG record of that change */
+	uint64_t ctl_commit_seen;	  /* leader's commit_lsn at the last look */
 	/* Faults. */
 	struct sim_timer timers[64];
 	unsigned n_timers;
 	uint64_t next_fault;
 	unsigned crashes;
 	bool faults_on;
+	/* Scripted requests (sim_request) answer here. */
+	struct sl_client_resp script_resp;
+	bool script_got;
 };
 
 static void *xcalloc(size_t n, size_t sz)
@@ -376,9 +383,21 @@ static void check_read(struct sim *s, struct sim_node *nd, const struct sl_actio
 	present = expected_value(s, s->clients[ci].key, r->lsn, &want);
 	s->r->reads_checked++;
 	if (present != (r->status == SL_ST_OK) ||
-	    (present && bytes_hash(a->u.reply.val, r->val_len) != want))
+	    (present && bytes_hash(a->u.reply.val, r->val_len) != want)) {
+		if (s->o->trace) {
+			for (uint64_t x = 1; x <= r->lsn; x++)
+				if (s->gc[x].key == s->clients[ci].key && s->gc[x].type <= 2)
+					trace(s,
+					      "  gc lsn %" PRIu64 " type %u eff %u val %016" PRIx64
+					      " client %" PRIu64 " seq %" PRIu64,
+					      x, s->gc[x].type, s->gc[x].effective,
+					      s->gc[x].val_hash, s->gc[x].client_id, s->gc[x].seq);
+			trace(s, "  got status %u val %016" PRIx64, r->status,
+			      r->status == SL_ST_OK ? bytes_hash(a->u.reply.val, r->val_len) : 0);
+		}
 		violation(s, "n%u read of key %u at lsn %" PRIu64 " returned %s state", nd->id,
 			  s->clients[ci].key, r->lsn, present ? "a wrong" : "a phantom");
+	}
 }
 
 /* ---- executing a core's actions ----------------------------------------------------- */
@@ -695,7 +714,9 @@ static void client_send(struct sim *s, unsigned ci)
 	else
 		c->target = c->leader_guess ? c->leader_guess : random_node(s);
 	c->sent_ns = s->now;
+	c->retry_ns = 5000000;
 	c->tries++;
+	trace(s, "c%u -> n%u op %u seq %" PRIu64 " try %u", ci, c->target, c->op, c->seq, c->tries);
 	send_frame(s, s->n + 1 + ci, c->target, SL_NODE_ANY, SL_FRAME_CLIENT_REQ, 0, &th, body,
 		   2 + vlen);
 }
@@ -724,14 +745,15 @@ static void client_tick(struct sim *s, unsigned ci, bool may_start)
 			client_start(s, ci);
 		return;
 	}
-	if (s->now - c->sent_ns < 5000000)
+	if (s->now - c->sent_ns < c->retry_ns)
 		return;
 	if (c->tries >= 40) {
 		c->busy = false; /* gave up: outcome unknown, nothing recorded */
 		return;
 	}
-	c->leader_guess = 0;
-	client_send(s, ci); /* the same (client_id, seq): a retry */
+	if (s->now - c->sent_ns >= 5000000)
+		c->leader_guess = 0; /* no answer at all: the guess may be dead */
+	client_send(s, ci);	     /* the same (client_id, seq): a retry */
 }
 
 static void client_ack(struct sim *s, struct sim_client *c, const struct sl_client_resp *r)
@@ -758,6 +780,7 @@ static void deliver_to_client(struct sim *s, unsigned ci, const struct net_msg *
 	}
 	if (!c->busy || r->seq != c->seq || r->client_id != c->id)
 		return; /* an answer to an earlier try */
+	trace(s, "c%u <- %s lsn %" PRIu64, ci, sl_client_status_name(r->status), r->lsn);
 	switch (r->status) {
 	case SL_ST_OK:
 	case SL_ST_NOT_FOUND:
@@ -773,12 +796,29 @@ static void deliver_to_client(struct sim *s, unsigned ci, const struct net_msg *
 		return;
 	case SL_ST_NOT_LEADER:
 		c->leader_guess = r->leader_hint <= s->n ? r->leader_hint : 0;
+		if (c->leader_guess) {
+			client_send(s, ci); /* redirected: at once */
+			return;
+		}
 		break;
 	default:
 		c->leader_guess = 0;
 		break;
 	}
-	c->sent_ns = s->now - 4000000; /* retry in a millisecond */
+	c->retry_ns = 1000000; /* retry in a millisecond */
+}
+
+static void deliver_to_script(struct sim *s, const struct net_msg *m)
+{
+	struct sl_frame_expect exp = { .cluster_id = SIM_CLUSTER,
+				       .node_id = 0,
+				       .limits = s->cfg.limits };
+	struct sl_frame_view v;
+
+	if (sl_frame_decode(m->bytes, m->len, &exp, &v) == SL_OK) {
+		s->script_resp = v.u.resp;
+		s->script_got = true;
+	}
 }
 
 /* ---- the scripted controller (DESIGN.md §6) ------------------------------------------ */
@@ -794,22 +834,52 @@ static void ctl_command(struct sim *s, unsigned id, uint8_t cmd, uint16_t node, 
 
 	ev.u.control = (struct sl_control){ .cmd = cmd, .node = node, .epoch = epoch };
 	ev.u.control.policy = s->ctl_policy;
-	trace(s, "ctl -> n%u cmd %u node %u epoch %u", id, cmd, node, epoch);
+	if (s->o->trace) {
+		char text[SL_POLICY_TEXT_MAX] = "";
+
+		if (cmd == SL_CTL_SET_POLICY)
+			sl_policy_format(&s->ctl_policy, text, sizeof(text));
+		trace(s, "ctl -> n%u cmd %u node %u epoch %u %s", id, cmd, node, epoch, text);
+	}
 	node_step(s, &s->nodes[id], &ev);
 }
 
 /* Followers that must answer before a failover: enough to include one that holds every
- * committed record (n-k+1 for a quorum of k). */
-static unsigned ctl_quorum(struct sim *s)
+ * record committed under p (n-k+1 for a quorum of k). */
+static unsigned quorum_of(struct sim *s, const struct sl_policy *p)
 {
 	unsigned followers = s->n - 1;
 
-	switch (s->ctl_policy.kind) {
+	switch (p->kind) {
 	case SL_POLICY_FIRST:
 	case SL_POLICY_ANY:
-		return followers - s->ctl_policy.k + 1;
+		return followers - p->k + 1;
 	}
 	return 1;
+}
+
+/*
+ * Until the CONFIG record of a policy change is known committed, records committed
+ * under the previous policy may sit on fewer followers than the new one implies: ask
+ * for the larger quorum. Once it commits under the new policy, every record before it
+ * is where the new policy says.
+ */
+static unsigned ctl_quorum(struct sim *s)
+{
+	unsigned q = quorum_of(s, &s->ctl_policy), prev = quorum_of(s, &s->ctl_prev_policy);
+
+	return s->ctl_commit_seen < s->ctl_policy_lsn && prev > q ? prev : q;
+}
+
+/* Sends the controller's policy to the leader and notes the LSN of its CONFIG record. */
+static void ctl_send_policy(struct sim *s, unsigned id, const struct sl_policy *prev)
+{
+	struct sl_core_status st;
+
+	s->ctl_prev_policy = *prev;
+	ctl_command(s, id, SL_CTL_SET_POLICY, 0, s->ctl_epoch);
+	sl_core_status(s->nodes[id].core, s->now, &st);
+	s->ctl_policy_lsn = st.last_lsn;
 }
 
 /*
@@ -819,7 +889,7 @@ static unsigned ctl_quorum(struct sim *s)
  */
 static void ctl_rewrite_policy(struct sim *s, unsigned old, unsigned best)
 {
-	struct sl_policy p = s->ctl_policy;
+	struct sl_policy p = s->ctl_policy, prev = s->ctl_policy;
 	bool changed = false;
 
 	for (unsigned i = 0; i < p.n_nodes; i++) {
@@ -828,10 +898,10 @@ static void ctl_rewrite_policy(struct sim *s, unsigned old, unsigned best)
 			changed = true;
 		}
 	}
-	if (!changed || !old || !sl_policy_valid(&p))
-		return;
-	s->ctl_policy = p;
-	ctl_command(s, best, SL_CTL_SET_POLICY, 0, s->ctl_epoch);
+	if (changed && old && sl_policy_valid(&p))
+		s->ctl_policy = p;
+	/* The controller owns the policy: the new leader gets it whatever its log says. */
+	ctl_send_policy(s, best, &prev);
 }
 
 static void ctl_failover(struct sim *s)
@@ -906,6 +976,7 @@ static void ctl_tick(struct sim *s)
 		return;
 	}
 	s->ctl_lost_since = 0;
+	s->ctl_commit_seen = st.commit_lsn;
 	ctl_reconcile(s);
 }
 
@@ -995,11 +1066,14 @@ static void fault_isolate(struct sim *s)
 
 static void fault_policy(struct sim *s)
 {
-	struct sl_policy p = s->ctl_policy;
-	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = s->now };
+	struct sl_policy p = s->ctl_policy, prev = s->ctl_policy;
+	struct sl_core_status st;
 
 	if (s->async || !s->ctl_leader || !ctl_reaches(s, s->ctl_leader))
 		return;
+	sl_core_status(s->nodes[s->ctl_leader].core, s->now, &st);
+	if (st.role != SL_ROLE_LEADER || st.epoch != s->ctl_epoch)
+		return; /* a controller changes the policy through the current leader only */
 	p.kind = (uint8_t)sim_range(&s->rng, SL_POLICY_FIRST, SL_POLICY_ALL);
 	p.n_nodes = p.kind == SL_POLICY_ALL ? 0 : (uint8_t)(s->n - 1);
 	memset(p.nodes, 0, sizeof(p.nodes));
@@ -1009,10 +1083,8 @@ static void fault_policy(struct sim *s)
 	if (!sl_policy_valid(&p))
 		return;
 	s->ctl_policy = p;
-	ev.u.control =
-		(struct sl_control){ .cmd = SL_CTL_SET_POLICY, .epoch = s->ctl_epoch, .policy = p };
 	trace(s, "FAULT policy switch");
-	node_step(s, &s->nodes[s->ctl_leader], &ev);
+	ctl_send_policy(s, s->ctl_leader, &prev);
 }
 
 static void faults_tick(struct sim *s)
@@ -1103,7 +1175,7 @@ static void sim_setup(struct sim *s)
 		cfg->policy = s->o->policy;
 	else
 		draw_policy(s, &cfg->policy);
-	s->ctl_policy = cfg->policy;
+	s->ctl_policy = s->ctl_prev_policy = cfg->policy;
 	s->async = cfg->policy.kind == SL_POLICY_ASYNC;
 	s->memory_only =
 		cfg->policy.level == SL_LEVEL_RECEIVED || cfg->policy.durability == SL_DUR_NONE;
@@ -1135,6 +1207,8 @@ static void sim_iteration(struct sim *s, bool clients_start)
 				deliver_to_node(s, &s->nodes[m.dst], &m);
 		} else if (m.dst > s->n && m.dst - s->n - 1 < s->n_clients) {
 			deliver_to_client(s, m.dst - s->n - 1, &m);
+		} else if (m.dst == s->n + 1 + SIM_CLIENTS_MAX) {
+			deliver_to_script(s, &m);
 		}
 		free(m.bytes);
 	}
@@ -1194,8 +1268,40 @@ static void sim_settle(struct sim *s)
 		if (s->now % SIM_CTL_NS == 0 && converged(s))
 			return;
 	}
-	violation(s, "cluster did not converge within %.0f ms after the faults stopped",
-		  (double)SIM_SETTLE_NS / 1e6);
+	{
+		char what[160];
+		int k = 0;
+
+		for (unsigned id = 1; id <= s->n; id++) {
+			struct sl_core_status st;
+
+			sl_core_status(s->nodes[id].core, s->now, &st);
+			k += snprintf(what + k, sizeof(what) - (size_t)k,
+				      " n%u:%s/e%u/last%" PRIu64 "/c%" PRIu64 "/a%" PRIu64, id,
+				      sl_role_name(st.role), st.epoch, st.last_lsn, st.commit_lsn,
+				      st.applied_lsn);
+			if (k >= (int)sizeof(what))
+				break;
+		}
+		if (s->o->trace && s->ctl_leader) {
+			struct sl_core_status st;
+			char text[SL_POLICY_TEXT_MAX];
+
+			sl_core_status(s->nodes[s->ctl_leader].core, s->now, &st);
+			sl_policy_format(&st.policy, text, sizeof(text));
+			trace(s, "leader n%u policy %s degraded %d", s->ctl_leader, text,
+			      st.degraded);
+			for (unsigned i = 0; i < st.n_peers; i++)
+				trace(s,
+				      "  peer n%u r%" PRIu64 " f%" PRIu64 " a%" PRIu64
+				      " healthy %d sync %d",
+				      st.peers[i].node, st.peers[i].received_lsn,
+				      st.peers[i].flushed_lsn, st.peers[i].applied_lsn,
+				      st.peers[i].healthy, st.peers[i].sync);
+		}
+		violation(s, "no convergence %.0f ms after the faults stopped:%s",
+			  (double)SIM_SETTLE_NS / 1e6, what);
+	}
 }
 
 /* Every acknowledged write is in the final committed log under its commit token. */
@@ -1238,7 +1344,7 @@ static void sim_free(struct sim *s)
 	simbuf_free_all();
 }
 
-int sim_run(const struct sim_opts *o, struct sim_result *r)
+struct sim *sim_new(const struct sim_opts *o, struct sim_result *r)
 {
 	struct sim *s = xcalloc(1, sizeof(*s));
 
@@ -1251,8 +1357,21 @@ int sim_run(const struct sim_opts *o, struct sim_result *r)
 	sim_setup(s);
 	trace(s, "seed %" PRIu64 ": %u nodes, policy %s, faults 0x%x", o->seed, s->n, r->policy,
 	      o->faults);
-	while (s->now < o->duration_ns)
-		sim_iteration(s, true);
+	return s;
+}
+
+void sim_run_for(struct sim *s, uint64_t ns, bool clients)
+{
+	uint64_t end = s->now + ns;
+
+	while (s->now < end)
+		sim_iteration(s, clients);
+}
+
+void sim_finish(struct sim *s)
+{
+	struct sim_result *r = s->r;
+
 	sim_settle(s);
 	check_acks(s);
 	if (s->ctl_leader) {
@@ -1263,5 +1382,86 @@ int sim_run(const struct sim_opts *o, struct sim_result *r)
 	}
 	sim_free(s);
 	free(s);
+}
+
+int sim_run(const struct sim_opts *o, struct sim_result *r)
+{
+	struct sim *s = sim_new(o, r);
+
+	sim_run_for(s, o->duration_ns, true);
+	sim_finish(s);
+	return 0;
+}
+
+/* ---- scripted control, for scenario tests -------------------------------------------- */
+
+void sim_crash(struct sim *s, unsigned id)
+{
+	if (id >= 1 && id <= s->n && s->nodes[id].up)
+		node_crash(s, &s->nodes[id]);
+}
+
+void sim_restart(struct sim *s, unsigned id)
+{
+	if (id >= 1 && id <= s->n && !s->nodes[id].up)
+		node_start(s, &s->nodes[id]);
+}
+
+void sim_isolate(struct sim *s, unsigned id, bool on)
+{
+	if (id >= 1 && id <= s->n) {
+		set_isolated(s, id, on);
+		trace(s, on ? "script: isolate n%u" : "script: n%u rejoins", id);
+	}
+}
+
+void sim_set_policy(struct sim *s, const struct sl_policy *p)
+{
+	struct sl_policy prev = s->ctl_policy;
+
+	s->ctl_policy = *p;
+	if (s->ctl_leader)
+		ctl_send_policy(s, s->ctl_leader, &prev);
+}
+
+unsigned sim_leader(const struct sim *s)
+{
+	return s->ctl_leader;
+}
+
+void sim_node_status(struct sim *s, unsigned id, struct sl_core_status *st)
+{
+	sl_core_status(s->nodes[id].core, s->now, st);
+}
+
+const struct sl_core_stats *sim_node_stats(struct sim *s, unsigned id)
+{
+	return sl_core_stats(s->nodes[id].core);
+}
+
+uint64_t sim_node_digest(struct sim *s, unsigned id)
+{
+	return sl_core_kv_digest(s->nodes[id].core);
+}
+
+int sim_request(struct sim *s, unsigned node, const struct sl_client_req *req, const char *key,
+		const char *val, struct sl_client_resp *resp)
+{
+	uint8_t body[SL_POLICY_TEXT_MAX + 64];
+	union sl_type_hdr th = { .req = *req };
+	unsigned ep = s->n + 1 + SIM_CLIENTS_MAX;
+	uint64_t end = s->now + 50000000;
+
+	memcpy(body, key, req->key_len);
+	if (req->val_len)
+		memcpy(body + req->key_len, val, req->val_len);
+	s->script_got = false;
+	send_frame(s, ep, node, SL_NODE_ANY, SL_FRAME_CLIENT_REQ, 0, &th, body,
+		   req->key_len + req->val_len);
+	while (!s->script_got && s->now < end)
+		sim_iteration(s, false);
+	if (!s->script_got)
+		return -ETIMEDOUT;
+	*resp = s->script_resp;
 	return 0;
 }

@@ -56,4 +56,31 @@ int sim_faults_parse(const char *s, uint32_t *out);
 /* Runs one seed to the end. Returns 0; the result says whether anything broke. */
 int sim_run(const struct sim_opts *o, struct sim_result *r);
 
+/*
+ * The same run in pieces, for scripted scenarios: sim_new() starts the cluster (node 1
+ * leads after the first controller pass), sim_run_for() advances virtual time with the
+ * faults of o->faults (0: only what the script does), sim_finish() heals everything,
+ * waits for convergence, checks every acknowledged write and frees the simulation.
+ */
+struct sim;
+struct sl_core_status;
+struct sl_core_stats;
+struct sl_client_req;
+struct sl_client_resp;
+struct sim *sim_new(const struct sim_opts *o, struct sim_result *r);
+void sim_run_for(struct sim *s, uint64_t ns, bool clients);
+void sim_finish(struct sim *s);
+void sim_crash(struct sim *s, unsigned id);
+void sim_restart(struct sim *s, unsigned id);
+void sim_isolate(struct sim *s, unsigned id, bool on);
+void sim_set_policy(struct sim *s, const struct sl_policy *p);
+unsigned sim_leader(const struct sim *s);
+void sim_node_status(struct sim *s, unsigned id, struct sl_core_status *st);
+const struct sl_core_stats *sim_node_stats(struct sim *s, unsigned id);
+uint64_t sim_node_digest(struct sim *s, unsigned id);
+/* Sends one request from a scripted client to node and runs until its answer (0), or
+ * -ETIMEDOUT after 50 ms of virtual time. */
+int sim_request(struct sim *s, unsigned node, const struct sl_client_req *req, const char *key,
+		const char *val, struct sl_client_resp *resp);
+
 #endif
