@@ -104,7 +104,7 @@ static inline uint64_t kv_round(uint64_t h, uint64_t k)
  * keys collide depends on it; it is not a keyed PRF like SipHash, only enough that
  * clients cannot pick colliding keys without knowing the configured seed.
  */
-static uint64_t kv_hash(uint64_t seed, const void *buf, size_t len)
+static inline uint64_t kv_hash(uint64_t seed, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t h = seed + KV_P3 + (uint64_t)len * KV_P1;
@@ -230,8 +230,8 @@ static inline uint8_t *kv_val_at(const struct core_kv *kv, uint32_t slot)
 }
 
 /* The bucket holding key, or the empty bucket ending its probe run; *found says which. */
-static size_t kv_find(const struct core_kv *kv, const void *key, uint16_t key_len, uint64_t hash,
-		      bool *found)
+static inline size_t kv_find(const struct core_kv *kv, const void *key, uint16_t key_len,
+			     uint64_t hash, bool *found)
 {
 	size_t pos = hash & kv->index_mask;
 

@@ -66,25 +66,40 @@ uint32_t sl_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if defined(__x86_64__)
+/*
+ * One dependency chain of 8-byte steps; x86 loads unaligned words at full speed, so
+ * there is no alignment prologue, and the tail takes 4-, 2- and 1-byte steps (records
+ * are short: a 64 B value makes a 112 B record, and every step is 3 cycles of latency).
+ */
 __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p,
 							       size_t len)
 {
 	uint64_t c = ~crc;
 
-	while (len > 0 && ((uintptr_t)p & 7) != 0) {
-		c = _mm_crc32_u8((uint32_t)c, *p++);
-		len--;
-	}
-	while (len >= 8) {
+	for (; len >= 8; p += 8, len -= 8) {
 		uint64_t v;
 
 		memcpy(&v, p, sizeof(v));
 		c = _mm_crc32_u64(c, v);
-		p += 8;
-		len -= 8;
 	}
-	while (len-- > 0)
-		c = _mm_crc32_u8((uint32_t)c, *p++);
+	if (len >= 4) {
+		uint32_t v;
+
+		memcpy(&v, p, sizeof(v));
+		c = _mm_crc32_u32((uint32_t)c, v);
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t v;
+
+		memcpy(&v, p, sizeof(v));
+		c = _mm_crc32_u16((uint32_t)c, v);
+		p += 2;
+		len -= 2;
+	}
+	if (len > 0)
+		c = _mm_crc32_u8((uint32_t)c, *p);
 	return ~(uint32_t)c;
 }
 #endif

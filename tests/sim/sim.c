@@ -144,7 +144,7 @@ static void *xgrow(void *p, size_t *cap, size_t need, size_t sz)
 	return p;
 }
 
-static void violation(struct sim *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void violation(struct sim *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -166,7 +166,7 @@ static void violation(struct sim *s, const char *fmt, ...)
 	}
 }
 
-static void trace(struct sim *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void trace(struct sim *s, const char *fmt, ...)
 {
 	va_list ap;
 
