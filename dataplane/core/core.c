@@ -21,6 +21,7 @@ void sl_core_config_default(struct sl_core_config *cfg)
 	cfg->kv_keys = 65536;
 	cfg->dedup_clients = 4096;
 	cfg->pending_reads = 256;
+	cfg->reorder_frames = 16;
 	cfg->hash_seed = 0x9e3779b97f4a7c15ull;
 	cfg->heartbeat_ns = 1000000;
 	cfg->health_ns = 20000000;
@@ -32,7 +33,7 @@ void sl_core_config_default(struct sl_core_config *cfg)
 }
 
 /* Most records one APPEND body (or one catch-up read) can carry. */
-static uint32_t batch_records_max(const struct sl_core_config *cfg)
+uint32_t core_batch_records_max(const struct sl_core_config *cfg)
 {
 	return cfg->batch_bytes / SL_REC_HDR_LEN + 1;
 }
@@ -66,7 +67,7 @@ static struct core_kv_config kv_config(const struct sl_core_config *cfg)
 
 /* Offsets of each region inside the caller's block; returns the total, 0 if invalid. */
 struct core_layout {
-	size_t ring, kv, kv_len, sessions, reads, read_keys, slab, total;
+	size_t ring, kv, kv_len, sessions, reads, read_keys, slab, parked, parked_refs, total;
 	uint32_t session_mask;
 };
 
@@ -85,7 +86,12 @@ static size_t core_layout(const struct sl_core_config *cfg, struct core_layout *
 	l->reads = align_up(l->sessions + core_sessions_size(cfg->dedup_clients, &l->session_mask));
 	l->read_keys = align_up(l->reads + (size_t)cfg->pending_reads * sizeof(struct core_read));
 	l->slab = align_up(l->read_keys + (size_t)cfg->pending_reads * cfg->limits.key_max);
-	l->total = align_up(l->slab + CORE_SLAB_SLOTS * CORE_SLAB_SLOT_LEN);
+	l->parked = align_up(l->slab + CORE_SLAB_SLOTS * CORE_SLAB_SLOT_LEN);
+	l->parked_refs =
+		align_up(l->parked + (size_t)cfg->reorder_frames * sizeof(struct core_parked));
+	l->total = align_up(l->parked_refs + (size_t)cfg->reorder_frames *
+						     core_batch_records_max(cfg) *
+						     sizeof(struct sl_rec_ref));
 	return l->total;
 }
 
@@ -98,14 +104,14 @@ size_t sl_core_mem_size(const struct sl_core_config *cfg)
 
 void sl_actions_caps(const struct sl_core_config *cfg, struct sl_actions_caps *caps)
 {
-	uint32_t batch = batch_records_max(cfg);
+	uint32_t batch = core_batch_records_max(cfg);
 
 	/* A TICK may commit a whole ring (one reply each), answer every parked read and
 	 * send a burst of frames and one WAL read per peer; a truncation frees a ring. */
 	caps->actions = cfg->ring_records + cfg->pending_reads +
 			cfg->n_members * (CORE_FRAMES_PER_TICK + 4) + 16;
 	caps->refs = cfg->ring_records + cfg->n_members * CORE_FRAMES_PER_TICK * batch;
-	caps->freed = 2 * cfg->ring_records + 2 * batch + CORE_SLAB_SLOTS;
+	caps->freed = 2 * cfg->ring_records + (2 + cfg->reorder_frames) * batch + CORE_SLAB_SLOTS;
 }
 
 static void core_peers_init(struct sl_core *c)
@@ -153,6 +159,11 @@ struct sl_core *sl_core_init(void *mem, size_t len, const struct sl_core_config 
 	memset(c->reads, 0, (size_t)cfg->pending_reads * sizeof(struct core_read));
 	c->read_keys = base + l.read_keys;
 	c->slab = base + l.slab;
+	c->parked = (struct core_parked *)(base + l.parked);
+	for (uint32_t i = 0; i < cfg->reorder_frames; i++)
+		c->parked[i] =
+			(struct core_parked){ .recs = (struct sl_rec_ref *)(base + l.parked_refs) +
+						      (size_t)i * core_batch_records_max(cfg) };
 	c->slab_free = (CORE_SLAB_SLOTS == 32) ? UINT32_MAX : (1u << CORE_SLAB_SLOTS) - 1;
 	if (c->kv == NULL)
 		return NULL;
@@ -401,8 +412,10 @@ void core_set_role(struct sl_core *c, uint8_t role, uint32_t epoch, uint16_t lea
 		c->epoch_start_lsn = UINT64_MAX;
 		c->noop_pending = false;
 	}
-	if (new_epoch || leader != c->leader)
+	if (new_epoch || leader != c->leader) {
 		c->match_lsn = 0; /* nothing known to agree with a new leader yet */
+		core_follower_reset(c, out);
+	}
 	c->epoch = epoch;
 	c->leader = leader;
 	if (new_epoch)

@@ -61,6 +61,7 @@ struct sl_core_config {
 	uint32_t kv_keys;	 /* key-value capacity */
 	uint32_t dedup_clients;	 /* client sessions remembered for deduplication */
 	uint32_t pending_reads;	 /* reads waiting for min_lsn */
+	uint32_t reorder_frames; /* APPENDs a follower holds that arrived ahead of a gap */
 	uint64_t hash_seed;	 /* key-value table seed */
 	uint64_t heartbeat_ns;	 /* leader sends at least this often */
 	uint64_t health_ns;	 /* a follower silent longer is not healthy (first k) */
@@ -231,6 +232,7 @@ struct sl_core_stats {
 	uint64_t wal_reads;
 	uint64_t kv_full;
 	uint64_t ring_full_drops; /* records a follower could not take yet */
+	uint64_t reordered;	  /* APPENDs held until the gap before them filled */
 };
 
 /* Per-follower view for status (leader only). */

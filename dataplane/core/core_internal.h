@@ -55,6 +55,24 @@ struct core_peer {
 	uint64_t commit_sent_lsn; /* commit_lsn carried by the last frame to it */
 };
 
+/* An APPEND as a follower handles it: from a frame, or from the reorder buffer. */
+struct core_append {
+	struct sl_append_hdr hdr;
+	uint32_t epoch; /* of the frame */
+	const struct sl_rec_ref *recs;
+	uint32_t n_recs;
+};
+
+/* An APPEND that arrived ahead of a gap, held (with its handles) until the gap fills. */
+struct core_parked {
+	struct sl_append_hdr hdr;
+	uint32_t epoch;
+	uint32_t n_recs;
+	uint64_t arrival_ns;
+	bool used;
+	struct sl_rec_ref *recs; /* batch-sized slice of the core's memory */
+};
+
 /* A client session: the last write applied for a client (deduplication). */
 struct core_session {
 	uint64_t client_id; /* 0: free slot */
@@ -110,6 +128,9 @@ struct sl_core {
 	uint64_t echo_ts_ns;
 	bool ack_due;
 	uint64_t acked_received, acked_flushed, acked_applied;
+	struct core_parked *parked; /* [cfg.reorder_frames] */
+	uint32_t n_parked;
+	uint64_t gap_nack_ns; /* last NACK for a gap held open by parked frames */
 
 	/* Applying from the WAL (restart, or after a truncation below applied). */
 	uint64_t apply_read_ns;
@@ -161,6 +182,8 @@ uint64_t core_peer_level_lsn(const struct core_peer *p, uint8_t level);
 struct core_peer *core_peer_find(struct sl_core *c, uint16_t node);
 
 /* follower.c */
+void core_follower_reset(struct sl_core *c, struct sl_actions *out);
+uint32_t core_batch_records_max(const struct sl_core_config *cfg);
 void core_follower_on_append(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
 void core_follower_tick(struct sl_core *c, struct sl_actions *out);
 

@@ -60,27 +60,26 @@ static void follower_learn_commit(struct sl_core *c, uint64_t leader_commit)
 }
 
 /*
- * Takes records[i..] of an APPEND whose prev matched. A record we already hold with the
+ * Takes the records of an APPEND whose prev matched. A record we already hold with the
  * same epoch is a duplicate; one with another epoch starts a divergent suffix, which is
  * truncated before the leader's record is appended. Returns the last LSN processed.
  */
-static uint64_t follower_take(struct sl_core *c, const struct sl_event *ev, uint64_t prev,
+static uint64_t follower_take(struct sl_core *c, const struct core_append *ap,
 			      struct sl_actions *out)
 {
-	const struct sl_rec_ref *recs = ev->u.frame.recs;
-	uint64_t lsn = prev;
+	uint64_t lsn = ap->hdr.prev_lsn;
 	uint32_t i;
 
-	for (i = 0; i < ev->u.frame.n_recs; i++) {
+	for (i = 0; i < ap->n_recs; i++) {
 		struct sl_record_hdr h;
 
-		sl_record_hdr_read(recs[i].data, &h);
-		if (h.lsn != lsn + 1 || h.epoch > ev->u.frame.view->hdr.epoch)
+		sl_record_hdr_read(ap->recs[i].data, &h);
+		if (h.lsn != lsn + 1 || h.epoch > ap->epoch)
 			break; /* not the leader's next record: drop the rest */
 		if (h.lsn <= c->last_lsn) {
 			if (core_epoch_at(c, h.lsn) == h.epoch ||
 			    CORE_BUG(c, SL_BUG_SKIP_TRUNCATE)) {
-				core_free(out, recs[i].handle);
+				core_free(out, ap->recs[i].handle);
 				lsn = h.lsn;
 				continue;
 			}
@@ -90,39 +89,148 @@ static uint64_t follower_take(struct sl_core *c, const struct sl_event *ev, uint
 			c->stats.ring_full_drops++;
 			break;
 		}
-		core_ring_push(c, &recs[i], h.lsn, h.epoch, h.type);
+		core_ring_push(c, &ap->recs[i], h.lsn, h.epoch, h.type);
 		lsn = h.lsn;
 	}
-	for (; i < ev->u.frame.n_recs; i++)
-		core_free(out, recs[i].handle);
+	for (; i < ap->n_recs; i++)
+		core_free(out, ap->recs[i].handle);
 	return lsn;
+}
+
+static void free_append(const struct core_append *ap, struct sl_actions *out)
+{
+	for (uint32_t i = 0; i < ap->n_recs; i++)
+		core_free(out, ap->recs[i].handle);
+}
+
+/*
+ * An APPEND ahead of a gap is most often one that overtook its predecessor: hold it
+ * (bounded by reorder_frames) instead of asking for everything again. A NACK goes out
+ * when there is no room, or when the gap stays open (reorder_gap_check).
+ */
+static bool reorder_park(struct sl_core *c, const struct core_append *ap)
+{
+	struct core_parked *slot = NULL;
+
+	if (ap->epoch != c->epoch || ap->n_recs == 0 ||
+	    ap->n_recs > core_batch_records_max(&c->cfg))
+		return false;
+	for (uint32_t i = 0; i < c->cfg.reorder_frames; i++) {
+		struct core_parked *p = &c->parked[i];
+
+		if (p->used && p->hdr.prev_lsn == ap->hdr.prev_lsn)
+			return false; /* a duplicate: the NACK path frees it */
+		if (!p->used && !slot)
+			slot = p;
+	}
+	if (!slot)
+		return false;
+	slot->hdr = ap->hdr;
+	slot->epoch = ap->epoch;
+	slot->n_recs = ap->n_recs;
+	slot->arrival_ns = c->now_ns;
+	memcpy(slot->recs, ap->recs, ap->n_recs * sizeof(ap->recs[0]));
+	slot->used = true;
+	c->n_parked++;
+	c->stats.reordered++;
+	return true;
+}
+
+/* A new leader or epoch: frames held for the old one go. */
+void core_follower_reset(struct sl_core *c, struct sl_actions *out)
+{
+	for (uint32_t i = 0; i < c->cfg.reorder_frames && c->n_parked > 0; i++) {
+		struct core_parked *p = &c->parked[i];
+
+		if (!p->used)
+			continue;
+		for (uint32_t k = 0; k < p->n_recs; k++)
+			core_free(out, p->recs[k].handle);
+		p->used = false;
+		c->n_parked--;
+	}
+}
+
+static void follower_handle(struct sl_core *c, const struct core_append *ap, bool may_park,
+			    struct sl_actions *out)
+{
+	const struct sl_append_hdr *a = &ap->hdr;
+	uint64_t last;
+
+	if (a->prev_lsn > c->last_lsn) {
+		if (may_park && reorder_park(c, ap))
+			return;
+		follower_nack(c, SL_NACK_GAP, c->last_lsn, out);
+		free_append(ap, out);
+		return;
+	}
+	if (core_epoch_at(c, a->prev_lsn) != a->prev_epoch && !CORE_BUG(c, SL_BUG_SKIP_TRUNCATE)) {
+		/* Disagree at prev: tell the leader where our history says we might agree. */
+		follower_nack(c, SL_NACK_MISMATCH, a->prev_lsn - 1, out);
+		free_append(ap, out);
+		return;
+	}
+	last = follower_take(c, ap, out);
+	if (last > c->match_lsn)
+		c->match_lsn = last;
+	follower_learn_commit(c, a->commit_lsn);
+}
+
+/* Parked frames the log has reached, oldest first. */
+static void reorder_drain(struct sl_core *c, struct sl_actions *out)
+{
+	while (c->n_parked > 0) {
+		struct core_parked *next = NULL;
+		struct core_append ap;
+
+		for (uint32_t i = 0; i < c->cfg.reorder_frames; i++) {
+			struct core_parked *p = &c->parked[i];
+
+			if (p->used && p->hdr.prev_lsn <= c->last_lsn &&
+			    (!next || p->hdr.prev_lsn < next->hdr.prev_lsn))
+				next = p;
+		}
+		if (!next)
+			return;
+		ap = (struct core_append){ .hdr = next->hdr,
+					   .epoch = next->epoch,
+					   .recs = next->recs,
+					   .n_recs = next->n_recs };
+		/* The slot's refs stay intact while handled: nothing parks during a drain. */
+		next->used = false;
+		c->n_parked--;
+		follower_handle(c, &ap, false, out);
+	}
 }
 
 void core_follower_on_append(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out)
 {
-	const struct sl_append_hdr *a = &ev->u.frame.view->u.append;
-	uint64_t last;
+	const struct sl_frame_view *v = ev->u.frame.view;
+	struct core_append ap = { .hdr = v->u.append,
+				  .epoch = v->hdr.epoch,
+				  .recs = ev->u.frame.recs,
+				  .n_recs = ev->u.frame.n_recs };
 
 	c->leader_contact_ns = c->now_ns;
-	c->echo_ts_ns = a->send_ts_ns;
+	c->echo_ts_ns = ap.hdr.send_ts_ns;
 	c->ack_due = true;
-	if (a->prev_lsn > c->last_lsn) {
-		follower_nack(c, SL_NACK_GAP, c->last_lsn, out);
-		last = 0;
-	} else if (core_epoch_at(c, a->prev_lsn) != a->prev_epoch &&
-		   !CORE_BUG(c, SL_BUG_SKIP_TRUNCATE)) {
-		/* Disagree at prev: tell the leader where our history says we might agree. */
-		follower_nack(c, SL_NACK_MISMATCH, a->prev_lsn - 1, out);
-		last = 0;
-	} else {
-		last = follower_take(c, ev, a->prev_lsn, out);
-		if (last > c->match_lsn)
-			c->match_lsn = last;
-		follower_learn_commit(c, a->commit_lsn);
+	follower_handle(c, &ap, true, out);
+	reorder_drain(c, out);
+}
+
+/* A gap that parked frames keep waiting on for an RTO is a loss: ask for it. */
+static void reorder_gap_check(struct sl_core *c, struct sl_actions *out)
+{
+	uint64_t oldest = UINT64_MAX;
+
+	for (uint32_t i = 0; i < c->cfg.reorder_frames; i++)
+		if (c->parked[i].used && c->parked[i].arrival_ns < oldest)
+			oldest = c->parked[i].arrival_ns;
+	if (oldest == UINT64_MAX || c->now_ns - oldest < c->cfg.rto_min_ns ||
+	    c->now_ns - c->gap_nack_ns < c->cfg.rto_min_ns)
 		return;
-	}
-	for (uint32_t i = 0; i < ev->u.frame.n_recs; i++)
-		core_free(out, ev->u.frame.recs[i].handle);
+	c->gap_nack_ns = c->now_ns;
+	follower_nack(c, SL_NACK_GAP, c->last_lsn, out);
 }
 
 void core_follower_tick(struct sl_core *c, struct sl_actions *out)
@@ -134,6 +242,8 @@ void core_follower_tick(struct sl_core *c, struct sl_actions *out)
 	if (CORE_BUG(c, SL_BUG_APPLY_PAST_COMMIT))
 		target = c->flushed_lsn;
 	core_apply(c, target, out);
+	if (c->n_parked > 0)
+		reorder_gap_check(c, out);
 	if (c->ack_due ||
 	    c->acked_flushed != (c->flushed_lsn < c->match_lsn ? c->flushed_lsn : c->match_lsn) ||
 	    c->acked_applied != (c->applied_lsn < c->match_lsn ? c->applied_lsn : c->match_lsn))

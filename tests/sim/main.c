@@ -113,6 +113,7 @@ static int parse_bug(const char *name, uint32_t *bits)
 
 struct totals {
 	uint64_t runs, bad_seeds, violations, acked, lost, reads, failovers, crashes, truncated;
+	uint64_t reordered, retransmits;
 };
 
 static void report(uint64_t seed, const struct sim_result *r, struct totals *t)
@@ -125,6 +126,8 @@ static void report(uint64_t seed, const struct sim_result *r, struct totals *t)
 	t->failovers += r->failovers;
 	t->crashes += r->crashes;
 	t->truncated += r->truncated;
+	t->reordered += r->reordered;
+	t->retransmits += r->retransmits;
 	if (r->violations == 0)
 		return;
 	t->bad_seeds++;
@@ -241,9 +244,10 @@ int main(int argc, char **argv)
 	printf("sim: seeds %" PRIu64 "..%" PRIu64 ", %" PRIu64 " runs, %" PRIu64
 	       " violations in %" PRIu64 " seeds; acked writes %" PRIu64
 	       ", lost under async %" PRIu64 ", reads checked %" PRIu64 ", failovers %" PRIu64
-	       ", crashes %" PRIu64 ", records truncated %" PRIu64 "\n",
+	       ", crashes %" PRIu64 ", records truncated %" PRIu64
+	       ", frames held for reordering %" PRIu64 ", retransmissions %" PRIu64 "\n",
 	       a, b, t.runs, t.violations, t.bad_seeds, t.acked, t.lost, t.reads, t.failovers,
-	       t.crashes, t.truncated);
+	       t.crashes, t.truncated, t.reordered, t.retransmits);
 	if (expect)
 		return t.violations ? 0 : 1;
 	return t.violations ? 1 : 0;

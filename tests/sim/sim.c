@@ -106,6 +106,7 @@ struct sim {
 	/* Controller. */
 	uint32_t ctl_epoch;
 	uint16_t ctl_leader;
+	bool learner[SIM_NODES_MAX + 1];
 	uint64_t ctl_lost_since;
 	uint64_t ctl_next;
 	struct sl_policy ctl_policy;
@@ -570,8 +571,18 @@ static void node_start(struct sim *s, struct sim_node *nd)
 	      rec.last_lsn, rec.commit_hint);
 }
 
+/* Counters of a core about to go (crash, end of run) into the result. */
+static void node_account(struct sim *s, struct sim_node *nd)
+{
+	const struct sl_core_stats *st = sl_core_stats(nd->core);
+
+	s->r->reordered += st->reordered;
+	s->r->retransmits += st->retransmits;
+}
+
 static void node_crash(struct sim *s, struct sim_node *nd)
 {
+	node_account(s, nd);
 	nd->up = false;
 	disk_crash(&nd->disk);
 	s->r->crashes++;
@@ -831,9 +842,10 @@ static bool ctl_reaches(struct sim *s, unsigned id)
 static void ctl_command(struct sim *s, unsigned id, uint8_t cmd, uint16_t node, uint32_t epoch)
 {
 	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = s->now };
-
 	ev.u.control = (struct sl_control){ .cmd = cmd, .node = node, .epoch = epoch };
 	ev.u.control.policy = s->ctl_policy;
+	if (cmd == SL_CTL_FOLLOW)
+		ev.u.control.learner = s->learner[id];
 	if (s->o->trace) {
 		char text[SL_POLICY_TEXT_MAX] = "";
 
@@ -844,12 +856,27 @@ static void ctl_command(struct sim *s, unsigned id, uint8_t cmd, uint16_t node, 
 	node_step(s, &s->nodes[id], &ev);
 }
 
+/* Tells leader that node is (or is no longer) a learner, not counted by the policy. */
+static void ctl_set_learner(struct sim *s, unsigned leader, unsigned node)
+{
+	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = s->now };
+
+	ev.u.control = (struct sl_control){ .cmd = SL_CTL_SET_LEARNER,
+					    .node = (uint16_t)node,
+					    .learner = s->learner[node],
+					    .epoch = s->ctl_epoch };
+	trace(s, "ctl -> n%u n%u is %s", leader, node, s->learner[node] ? "a learner" : "a member");
+	node_step(s, &s->nodes[leader], &ev);
+}
+
 /* Followers that must answer before a failover: enough to include one that holds every
  * record committed under p (n-k+1 for a quorum of k). */
 static unsigned quorum_of(struct sim *s, const struct sl_policy *p)
 {
 	unsigned followers = s->n - 1;
 
+	for (unsigned id = 1; id <= s->n; id++)
+		followers -= s->learner[id]; /* learners hold the log but are never counted */
 	switch (p->kind) {
 	case SL_POLICY_FIRST:
 	case SL_POLICY_ANY:
@@ -916,6 +943,8 @@ static void ctl_failover(struct sim *s)
 		if (id == s->ctl_leader || !ctl_reaches(s, id))
 			continue;
 		ctl_command(s, id, SL_CTL_FENCE, 0, e);
+		if (s->learner[id])
+			continue; /* fenced, but neither counted nor eligible */
 		sl_core_status(s->nodes[id].core, s->now, &st);
 		heard++;
 		if (!best || st.last_epoch > best_st.last_epoch ||
@@ -937,6 +966,9 @@ static void ctl_failover(struct sim *s)
 	      best_st.last_epoch, best_st.last_lsn);
 	ctl_command(s, best, SL_CTL_PROMOTE, 0, e);
 	for (unsigned id = 1; id <= s->n; id++)
+		if (s->learner[id])
+			ctl_set_learner(s, best, id);
+	for (unsigned id = 1; id <= s->n; id++)
 		if (id != best && ctl_reaches(s, id))
 			ctl_command(s, id, SL_CTL_FOLLOW, (uint16_t)best, e);
 	ctl_rewrite_policy(s, old, best);
@@ -951,7 +983,8 @@ static void ctl_reconcile(struct sim *s)
 		if (id == s->ctl_leader || !ctl_reaches(s, id))
 			continue;
 		sl_core_status(s->nodes[id].core, s->now, &st);
-		if (st.epoch < s->ctl_epoch || st.leader != s->ctl_leader)
+		if (st.epoch < s->ctl_epoch || st.leader != s->ctl_leader ||
+		    st.role != (s->learner[id] ? SL_ROLE_LEARNER : SL_ROLE_FOLLOWER))
 			ctl_command(s, id, SL_CTL_FOLLOW, s->ctl_leader, s->ctl_epoch);
 	}
 }
@@ -1330,6 +1363,8 @@ static void sim_free(struct sim *s)
 	for (unsigned id = 1; id <= s->n; id++) {
 		struct sim_node *nd = &s->nodes[id];
 
+		if (nd->up)
+			node_account(s, nd);
 		free(nd->mem);
 		free(nd->chain);
 		free(nd->out.act);
@@ -1422,6 +1457,15 @@ void sim_set_policy(struct sim *s, const struct sl_policy *p)
 	s->ctl_policy = *p;
 	if (s->ctl_leader)
 		ctl_send_policy(s, s->ctl_leader, &prev);
+}
+
+void sim_set_learner(struct sim *s, unsigned id, bool on)
+{
+	s->learner[id] = on;
+	if (s->ctl_leader && s->ctl_leader != id) {
+		ctl_set_learner(s, s->ctl_leader, id);
+		ctl_command(s, id, SL_CTL_FOLLOW, s->ctl_leader, s->ctl_epoch);
+	}
 }
 
 unsigned sim_leader(const struct sim *s)

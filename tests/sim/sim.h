@@ -45,7 +45,9 @@ struct sim_result {
 	uint64_t truncated;
 	uint64_t commit_lsn; /* leader's at the end */
 	uint64_t frames;
-	uint64_t rejected; /* frames the codec refused */
+	uint64_t rejected;  /* frames the codec refused */
+	uint64_t reordered; /* APPENDs held by a follower until a gap filled */
+	uint64_t retransmits;
 	char policy[96];
 };
 
@@ -74,6 +76,8 @@ void sim_crash(struct sim *s, unsigned id);
 void sim_restart(struct sim *s, unsigned id);
 void sim_isolate(struct sim *s, unsigned id, bool on);
 void sim_set_policy(struct sim *s, const struct sl_policy *p);
+/* Node id receives the log but is not counted by the commit policy (nor promoted). */
+void sim_set_learner(struct sim *s, unsigned id, bool on);
 unsigned sim_leader(const struct sim *s);
 void sim_node_status(struct sim *s, unsigned id, struct sl_core_status *st);
 const struct sl_core_stats *sim_node_stats(struct sim *s, unsigned id);

@@ -212,6 +212,61 @@ static void test_follower_catch_up_from_wal(void **state)
 	finish(&sc);
 }
 
+/* A learner gets the log but is not counted: under all, losing it stops nothing. */
+static void test_learner_not_counted(void **state)
+{
+	struct scenario sc;
+	struct sl_core_status st;
+	uint64_t before;
+
+	(void)state;
+	start(&sc, "all", 4);
+	sim_set_learner(sc.s, 3, true);
+	sim_run_for(sc.s, 10 * MS, true);
+	sim_node_status(sc.s, 3, &st);
+	assert_int_equal(st.role, SL_ROLE_LEARNER);
+	assert_true(st.applied_lsn > 0); /* it does receive and apply the log */
+	sim_crash(sc.s, 3);
+	sim_run_for(sc.s, 2 * MS, true);
+	before = commit_of(&sc, 1);
+	sim_run_for(sc.s, 20 * MS, true);
+	/* Under all, a dead member would stop this. */
+	assert_true(commit_of(&sc, 1) > before);
+	sim_restart(sc.s, 3);
+	sim_run_for(sc.s, 20 * MS, true);
+	sim_node_status(sc.s, 3, &st);
+	assert_int_equal(st.role, SL_ROLE_LEARNER);
+	finish(&sc);
+}
+
+/* sync_timeout_ms: a dead sync follower degrades the leader to async, visibly, and the
+ * leader recovers when the follower is back and caught up. */
+static void test_sync_timeout_degrades_and_recovers(void **state)
+{
+	struct scenario sc;
+	struct sl_core_status st;
+	uint64_t before;
+
+	(void)state;
+	start(&sc, "all sync_timeout_ms=5", 4);
+	sim_run_for(sc.s, 10 * MS, true);
+	sim_crash(sc.s, 3);
+	sim_run_for(sc.s, 10 * MS, true);
+	sim_node_status(sc.s, 1, &st);
+	assert_true(st.degraded);
+	assert_int_equal(sim_node_stats(sc.s, 1)->degraded_count, 1);
+	assert_true(traced(&sc, "n1 notify 2 a=1"));
+	before = commit_of(&sc, 1);
+	sim_run_for(sc.s, 10 * MS, true);
+	assert_true(commit_of(&sc, 1) > before); /* writes go on, at async durability */
+	sim_restart(sc.s, 3);
+	sim_run_for(sc.s, 30 * MS, true);
+	sim_node_status(sc.s, 1, &st);
+	assert_false(st.degraded);
+	assert_true(traced(&sc, "n1 notify 2 a=0"));
+	finish(&sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +276,8 @@ int main(void)
 		cmocka_unit_test(test_policy_switch_at_runtime),
 		cmocka_unit_test(test_duplicate_client_retry),
 		cmocka_unit_test(test_follower_catch_up_from_wal),
+		cmocka_unit_test(test_learner_not_counted),
+		cmocka_unit_test(test_sync_timeout_degrades_and_recovers),
 	};
 
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);
