@@ -124,11 +124,10 @@ struct sl_core {
 
 	/* Follower. */
 	uint64_t match_lsn; /* the log agrees with the current leader's up to here */
-	uint64_t leader_contact_ns;
 	uint64_t echo_ts_ns;
 	bool ack_due;
-	uint64_t acked_received, acked_flushed, acked_applied;
-	struct core_parked *parked; /* [cfg.reorder_frames] */
+	uint64_t acked_flushed, acked_applied; /* what the last ACK said */
+	struct core_parked *parked;	       /* [cfg.reorder_frames] */
 	uint32_t n_parked;
 	uint64_t gap_nack_ns; /* last NACK for a gap held open by parked frames */
 

@@ -45,7 +45,6 @@ static void follower_ack(struct sl_core *c, struct sl_actions *out)
 		return;
 	follower_send(c, SL_FRAME_ACK, &h, out);
 	c->ack_due = false;
-	c->acked_received = h.ack.received_lsn;
 	c->acked_flushed = h.ack.flushed_lsn;
 	c->acked_applied = h.ack.applied_lsn;
 }
@@ -211,7 +210,6 @@ void core_follower_on_append(struct sl_core *c, const struct sl_event *ev, struc
 				  .recs = ev->u.frame.recs,
 				  .n_recs = ev->u.frame.n_recs };
 
-	c->leader_contact_ns = c->now_ns;
 	c->echo_ts_ns = ap.hdr.send_ts_ns;
 	c->ack_due = true;
 	follower_handle(c, &ap, true, out);

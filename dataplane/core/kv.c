@@ -335,19 +335,26 @@ int core_kv_put(struct core_kv *kv, const void *key, uint16_t key_len, const voi
 	return 0;
 }
 
-int core_kv_del(struct core_kv *kv, const void *key, uint16_t key_len)
+/* The bucket of an existing key (true), for del and get: empty and oversized keys are
+ * never stored, so they are simply absent. */
+static bool kv_lookup(const struct core_kv *kv, const void *key, uint16_t key_len, size_t *pos)
 {
-	uint32_t slot;
-	size_t pos;
 	bool found;
 
 	assert(kv->magic == KV_MAGIC);
 	if (key_len == 0 || key_len > kv->cfg.key_max)
-		return -ENOENT;
+		return false;
 	assert(key != NULL);
+	*pos = kv_find(kv, key, key_len, kv_hash(kv->cfg.hash_seed, key, key_len), &found);
+	return found;
+}
 
-	pos = kv_find(kv, key, key_len, kv_hash(kv->cfg.hash_seed, key, key_len), &found);
-	if (!found)
+int core_kv_del(struct core_kv *kv, const void *key, uint16_t key_len)
+{
+	uint32_t slot;
+	size_t pos;
+
+	if (!kv_lookup(kv, key, key_len, &pos))
 		return -ENOENT;
 	slot = kv->index[pos] - 1;
 	memset(&kv->meta[slot], 0, sizeof(kv->meta[slot]));
@@ -364,15 +371,8 @@ int core_kv_get(const struct core_kv *kv, const void *key, uint16_t key_len, con
 	const struct kv_meta *m;
 	uint32_t slot;
 	size_t pos;
-	bool found;
 
-	assert(kv->magic == KV_MAGIC);
-	if (key_len == 0 || key_len > kv->cfg.key_max)
-		return -ENOENT;
-	assert(key != NULL);
-
-	pos = kv_find(kv, key, key_len, kv_hash(kv->cfg.hash_seed, key, key_len), &found);
-	if (!found)
+	if (!kv_lookup(kv, key, key_len, &pos))
 		return -ENOENT;
 	slot = kv->index[pos] - 1;
 	m = &kv->meta[slot];

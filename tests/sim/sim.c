@@ -741,7 +741,7 @@ static void client_start(struct sim *s, unsigned ci)
 	c->key = (uint8_t)sim_range(&s->rng, 0, SIM_KEYS - 1);
 	c->seq++;
 	snprintf(c->val, sizeof(c->val), "v%u-%" PRIu64 "-%" PRIu64, ci, c->seq,
-		 sim_rand(&s->rng) % 1000000);
+		 test_rand(&s->rng) % 1000000);
 	c->busy = true;
 	c->tries = 0;
 	client_send(s, ci);

@@ -6,28 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* xorshift64*: every random choice of a run comes from one of these, seeded by --seed. */
-static inline uint64_t sim_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
+/* Every random choice of a run comes from one test_rand() state, seeded by --seed. */
+#include "testutil.h"
 
 /* Uniform in [lo, hi]. */
 static inline uint64_t sim_range(uint64_t *s, uint64_t lo, uint64_t hi)
 {
-	return hi <= lo ? lo : lo + sim_rand(s) % (hi - lo + 1);
+	return hi <= lo ? lo : lo + test_rand(s) % (hi - lo + 1);
 }
 
 /* 1 with probability ppm / 1e6. */
 static inline bool sim_chance(uint64_t *s, uint32_t ppm)
 {
-	return sim_rand(s) % 1000000 < ppm;
+	return test_rand(s) % 1000000 < ppm;
 }
 
 /*
