@@ -1,0 +1,179 @@
+/* WAL segment header and the record scan shared by recovery and shiplog-waldump. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <shiplog/crc32c.h>
+#include <shiplog/walfmt.h>
+
+#include "wire_le.h"
+
+static const struct wire_field seg_hdr_fields[] = {
+	WIRE_FIELD(struct sl_wal_seg_hdr, magic),   WIRE_FIELD(struct sl_wal_seg_hdr, first_lsn),
+	WIRE_FIELD(struct sl_wal_seg_hdr, size),    WIRE_FIELD(struct sl_wal_seg_hdr, cluster_id),
+	WIRE_FIELD(struct sl_wal_seg_hdr, node_id), WIRE_FIELD(struct sl_wal_seg_hdr, reserved),
+	WIRE_FIELD(struct sl_wal_seg_hdr, crc),
+};
+
+#define SEG_CRC_OFF 32u
+
+void sl_wal_seg_hdr_write(void *buf, const struct sl_wal_seg_hdr *h)
+{
+	uint8_t *b = buf;
+
+	memset(b, 0, SL_WAL_HDR_LEN);
+	wire_write(b, h, sizeof(*h), seg_hdr_fields, WIRE_NFIELDS(seg_hdr_fields));
+	wire_put_le32(b + SEG_CRC_OFF, sl_crc32c(0, b, SEG_CRC_OFF));
+}
+
+int sl_wal_seg_hdr_read(const void *buf, size_t len, struct sl_wal_seg_hdr *out)
+{
+	const uint8_t *b = buf;
+
+	if (len < SL_WAL_HDR_LEN)
+		return -EINVAL;
+	wire_read(out, b, sizeof(*out), seg_hdr_fields, WIRE_NFIELDS(seg_hdr_fields));
+	if (out->magic != SL_WAL_MAGIC || out->reserved != 0 ||
+	    out->crc != sl_crc32c(0, b, SEG_CRC_OFF) || out->size < SL_WAL_HDR_LEN ||
+	    out->first_lsn == 0)
+		return -EINVAL;
+	return 0;
+}
+
+void sl_wal_seg_name(uint64_t first_lsn, char name[SL_WAL_NAME_LEN])
+{
+	snprintf(name, SL_WAL_NAME_LEN, "%020llu.wal", (unsigned long long)first_lsn);
+}
+
+int sl_wal_seg_name_parse(const char *name, uint64_t *first_lsn)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 20; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(name[i] - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	if (strcmp(name + 20, ".wal") != 0 || v == 0)
+		return -EINVAL;
+	*first_lsn = v;
+	return 0;
+}
+
+const char *sl_wal_scan_status_name(unsigned status)
+{
+	static const char *const names[] = { "clean", "torn", "corrupt", "gap" };
+
+	return status < 4 ? names[status] : "unknown";
+}
+
+static bool zero_hdr(const uint8_t *p)
+{
+	static const uint8_t zero[SL_REC_HDR_LEN];
+
+	return memcmp(p, zero, SL_REC_HDR_LEN) == 0;
+}
+
+/*
+ * The first offset at or after from holding a valid record with an LSN of at least
+ * min_lsn: the difference between a torn tail (nothing valid follows) and corruption
+ * (the log goes on after the damage). Zero words, the preallocated tail, are skipped.
+ */
+static bool find_valid_after(const uint8_t *buf, size_t len, size_t from, uint64_t min_lsn,
+			     const struct sl_limits *lim, struct sl_record_view *r, size_t *at)
+{
+	for (size_t off = (from + SL_REC_ALIGN - 1) & ~(size_t)(SL_REC_ALIGN - 1);
+	     off + SL_REC_HDR_LEN <= len; off += SL_REC_ALIGN) {
+		uint64_t word;
+
+		memcpy(&word, buf + off, sizeof(word));
+		if (word == 0)
+			continue;
+		if (sl_record_decode(buf + off, len - off, lim, 1, r) == SL_OK &&
+		    r->hdr.lsn >= min_lsn) {
+			*at = off;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Damage at off: torn if nothing valid follows, corrupt if the log resumes later. */
+static void scan_damage(const uint8_t *buf, size_t len, size_t off, uint64_t expect,
+			const struct sl_limits *lim, enum sl_reject why, struct sl_wal_scan *out)
+{
+	struct sl_record_view r;
+	size_t at;
+
+	out->bad_off = off;
+	out->bad_lsn = expect;
+	out->reason = why;
+	out->status = SL_WAL_TORN;
+	if (find_valid_after(buf, len, off + SL_REC_ALIGN, expect, lim, &r, &at)) {
+		out->status = SL_WAL_CORRUPT;
+		out->resume_lsn = r.hdr.lsn;
+	}
+}
+
+void sl_wal_scan(const uint8_t *buf, size_t len, uint64_t expect_lsn, const struct sl_limits *lim,
+		 sl_wal_record_fn fn, void *arg, struct sl_wal_scan *out)
+{
+	size_t off = 0;
+
+	memset(out, 0, sizeof(*out));
+	while (off + SL_REC_HDR_LEN <= len) {
+		struct sl_record_view r;
+		enum sl_reject rc;
+
+		if (zero_hdr(buf + off)) {
+			/* The end of the log, unless records follow a hole of zeros. */
+			struct sl_record_view later;
+			size_t at;
+
+			if (find_valid_after(buf, len, off + SL_REC_ALIGN, expect_lsn, lim, &later,
+					     &at)) {
+				out->status = SL_WAL_CORRUPT;
+				out->bad_off = off;
+				out->bad_lsn = expect_lsn;
+				out->resume_lsn = later.hdr.lsn;
+				out->reason = SL_REJ_REC_TYPE;
+			}
+			break;
+		}
+		rc = sl_record_decode(buf + off, len - off, lim, 1, &r);
+		if (rc != SL_OK) {
+			scan_damage(buf, len, off, expect_lsn, lim, rc, out);
+			break;
+		}
+		if (r.hdr.lsn != expect_lsn) {
+			out->status = SL_WAL_GAP;
+			out->bad_off = off;
+			out->bad_lsn = expect_lsn;
+			out->resume_lsn = r.hdr.lsn;
+			break;
+		}
+		if (fn && fn(arg, off, &r) != 0)
+			break;
+		if (out->records++ == 0)
+			out->first_lsn = r.hdr.lsn;
+		out->last_lsn = r.hdr.lsn;
+		out->last_epoch = r.hdr.epoch;
+		off += r.total_len;
+		expect_lsn++;
+	}
+	if (out->status == SL_WAL_CLEAN && off < len && off + SL_REC_HDR_LEN > len) {
+		/* Fewer bytes than a header left: zeros end the log, anything else is torn. */
+		for (size_t i = off; i < len; i++) {
+			if (buf[i] != 0) {
+				out->status = SL_WAL_TORN;
+				out->bad_off = off;
+				out->bad_lsn = expect_lsn;
+				out->reason = SL_REJ_REC_OVERRUN;
+				break;
+			}
+		}
+	}
+	out->end_off = out->status == SL_WAL_CLEAN ? off : out->bad_off;
+}
