@@ -13,21 +13,15 @@
 
 #include <shiplog/wire.h>
 
+#include "fuzz.h"
+
 #define FUZZ_CLUSTER 0xc1a5u
 #define FUZZ_NODE    2u
 #define FUZZ_MAX     (64 * 1024)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static const struct sl_auth_key fuzz_key = { .bytes = "shiplog-fuzz-key-0123456789abcde" };
 static uint8_t buf[FUZZ_MAX];
 static uint8_t again[FUZZ_MAX];
-
-#define CHECK(cond)              \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
 
 static struct sl_record_desc desc_of(const struct sl_record_view *r)
 {

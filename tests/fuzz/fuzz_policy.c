@@ -13,13 +13,7 @@
 
 #include <shiplog/policy.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)              \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
+#include "fuzz.h"
 
 /* format(p) parses back to p, and formatting that gives the same text. */
 static void check_round_trip(const struct sl_policy *p)

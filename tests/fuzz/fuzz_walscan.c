@@ -9,13 +9,7 @@
 
 #include <shiplog/walfmt.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)              \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
+#include "fuzz.h"
 
 struct seen {
 	uint64_t n;
