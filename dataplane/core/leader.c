@@ -351,6 +351,7 @@ void core_leader_on_wal(struct sl_core *c, const struct sl_event *ev, struct sl_
 
 			if (bytes + r->len > c->cfg.batch_bytes)
 				break;
+			assert(out->n_refs < out->cap_refs);
 			out->refs[out->n_refs++] = *r;
 			bytes += r->len;
 			n++;

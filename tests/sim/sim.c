@@ -433,9 +433,8 @@ static void exec_send(struct sim *s, struct sim_node *nd, const struct sl_action
 		memcpy(body + len, a->u.send.recs[i].data, a->u.send.recs[i].len);
 		len += a->u.send.recs[i].len;
 	}
-	trace(s, "n%u -> n%u %s e%u%s", nd->id, a->u.send.dst,
-	      sl_frame_type_name(a->u.send.frame_type), a->u.send.epoch,
-	      a->u.send.frame_type == SL_FRAME_APPEND ? "" : "");
+	trace(s, "n%u -> n%u %s e%u n=%u", nd->id, a->u.send.dst,
+	      sl_frame_type_name(a->u.send.frame_type), a->u.send.epoch, a->u.send.n_recs);
 	send_frame(s, nd->id, a->u.send.dst, a->u.send.dst, a->u.send.frame_type, a->u.send.epoch,
 		   &a->u.send.hdr, body, len);
 }
