@@ -34,20 +34,6 @@ enum sl_role {
 	SL_ROLE_LEADER,
 };
 
-#define SL_EPOCH_HIST_MAX 32 /* epoch -> first LSN pairs a node remembers */
-
-struct sl_epoch_start {
-	uint32_t epoch;
-	uint64_t first_lsn;
-};
-
-/* Encoded record bytes in caller memory. */
-struct sl_rec_ref {
-	uint8_t *data;
-	uint32_t len;
-	uint64_t handle;
-};
-
 /* Sizes and timings of one node. */
 struct sl_core_config {
 	uint16_t node_id;

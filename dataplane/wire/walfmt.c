@@ -45,7 +45,8 @@ void sl_wal_seg_name(uint64_t first_lsn, char name[SL_WAL_NAME_LEN])
 	snprintf(name, SL_WAL_NAME_LEN, "%020llu.wal", (unsigned long long)first_lsn);
 }
 
-int sl_wal_seg_name_parse(const char *name, uint64_t *first_lsn)
+/* "<20 digits><suffix>" with a non-zero number: the number, or -EINVAL. */
+static int lsn_name_parse(const char *name, const char *suffix, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -56,10 +57,131 @@ int sl_wal_seg_name_parse(const char *name, uint64_t *first_lsn)
 			return -EINVAL;
 		v = v * 10 + (uint64_t)(name[i] - '0');
 	}
-	if (strcmp(name + 20, ".wal") != 0 || v == 0)
+	if (strcmp(name + 20, suffix) != 0 || v == 0)
 		return -EINVAL;
-	*first_lsn = v;
+	*out = v;
 	return 0;
+}
+
+int sl_wal_seg_name_parse(const char *name, uint64_t *first_lsn)
+{
+	return lsn_name_parse(name, ".wal", first_lsn);
+}
+
+void sl_wal_snap_name(uint64_t lsn, char name[SL_WAL_SNAP_NAME_LEN])
+{
+	snprintf(name, SL_WAL_SNAP_NAME_LEN, "%020llu.snap", (unsigned long long)lsn);
+}
+
+int sl_wal_snap_name_parse(const char *name, uint64_t *lsn)
+{
+	return lsn_name_parse(name, ".snap", lsn);
+}
+
+/* ---- node metadata ------------------------------------------------------------- */
+
+#define META_HIST_OFF 48u
+#define META_CRC_OFF  (META_HIST_OFF + SL_EPOCH_HIST_MAX * 16u)
+
+_Static_assert(META_CRC_OFF + 4 <= SL_WAL_META_LEN, "meta fits its block");
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	wire_put_le32(p, (uint32_t)v);
+	wire_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return wire_get_le32(p) | (uint64_t)wire_get_le32(p + 4) << 32;
+}
+
+void sl_wal_meta_write(void *buf, const struct sl_wal_meta *m)
+{
+	uint8_t *b = buf;
+
+	memset(b, 0, SL_WAL_META_LEN);
+	put_le64(b, SL_WAL_META_MAGIC);
+	wire_put_le32(b + 8, m->cluster_id);
+	b[12] = (uint8_t)m->node_id;
+	b[13] = (uint8_t)(m->node_id >> 8);
+	b[14] = m->n_hist;
+	wire_put_le32(b + 16, m->epoch);
+	put_le64(b + 24, m->commit_hint);
+	put_le64(b + 32, m->refetch_lsn);
+	put_le64(b + 40, m->trunc_lsn);
+	for (unsigned i = 0; i < m->n_hist && i < SL_EPOCH_HIST_MAX; i++) {
+		wire_put_le32(b + META_HIST_OFF + i * 16, m->hist[i].epoch);
+		put_le64(b + META_HIST_OFF + i * 16 + 8, m->hist[i].first_lsn);
+	}
+	wire_put_le32(b + META_CRC_OFF, sl_crc32c(0, b, META_CRC_OFF));
+}
+
+int sl_wal_meta_read(const void *buf, size_t len, struct sl_wal_meta *out)
+{
+	const uint8_t *b = buf;
+
+	memset(out, 0, sizeof(*out));
+	if (len < SL_WAL_META_LEN || get_le64(b) != SL_WAL_META_MAGIC ||
+	    wire_get_le32(b + META_CRC_OFF) != sl_crc32c(0, b, META_CRC_OFF) || b[15] != 0 ||
+	    wire_get_le32(b + 20) != 0 || b[14] > SL_EPOCH_HIST_MAX)
+		return -EINVAL;
+	out->cluster_id = wire_get_le32(b + 8);
+	out->node_id = (uint16_t)(b[12] | b[13] << 8);
+	out->n_hist = b[14];
+	out->epoch = wire_get_le32(b + 16);
+	out->commit_hint = get_le64(b + 24);
+	out->refetch_lsn = get_le64(b + 32);
+	out->trunc_lsn = get_le64(b + 40);
+	for (unsigned i = 0; i < out->n_hist; i++) {
+		const uint8_t *h = b + META_HIST_OFF + i * 16;
+
+		out->hist[i].epoch = wire_get_le32(h);
+		out->hist[i].first_lsn = get_le64(h + 8);
+		if (wire_get_le32(h + 4) != 0 || out->hist[i].epoch > out->epoch ||
+		    (i > 0 && (out->hist[i].epoch <= out->hist[i - 1].epoch ||
+			       out->hist[i].first_lsn <= out->hist[i - 1].first_lsn)))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- snapshot header ----------------------------------------------------------- */
+
+#define SNAP_CRC_OFF 40u
+
+void sl_wal_snap_hdr_write(void *buf, const struct sl_wal_snap_hdr *h)
+{
+	uint8_t *b = buf;
+
+	memset(b, 0, SL_WAL_SNAP_HDR_LEN);
+	put_le64(b, SL_WAL_SNAP_MAGIC);
+	put_le64(b + 8, h->lsn);
+	put_le64(b + 16, h->payload_len);
+	wire_put_le32(b + 24, h->cluster_id);
+	b[28] = (uint8_t)h->node_id;
+	b[29] = (uint8_t)(h->node_id >> 8);
+	wire_put_le32(b + 32, h->epoch);
+	wire_put_le32(b + 36, h->payload_crc);
+	wire_put_le32(b + SNAP_CRC_OFF, sl_crc32c(0, b, SNAP_CRC_OFF));
+}
+
+int sl_wal_snap_hdr_read(const void *buf, size_t len, struct sl_wal_snap_hdr *out)
+{
+	const uint8_t *b = buf;
+
+	memset(out, 0, sizeof(*out));
+	if (len < SL_WAL_SNAP_HDR_LEN || get_le64(b) != SL_WAL_SNAP_MAGIC ||
+	    wire_get_le32(b + SNAP_CRC_OFF) != sl_crc32c(0, b, SNAP_CRC_OFF) || b[30] != 0 ||
+	    b[31] != 0)
+		return -EINVAL;
+	out->lsn = get_le64(b + 8);
+	out->payload_len = get_le64(b + 16);
+	out->cluster_id = wire_get_le32(b + 24);
+	out->node_id = (uint16_t)(b[28] | b[29] << 8);
+	out->epoch = wire_get_le32(b + 32);
+	out->payload_crc = wire_get_le32(b + 36);
+	return out->lsn == 0 ? -EINVAL : 0;
 }
 
 const char *sl_wal_scan_status_name(unsigned status)
@@ -114,6 +236,7 @@ static void scan_damage(const uint8_t *buf, size_t len, size_t off, uint64_t exp
 	if (find_valid_after(buf, len, off + SL_REC_ALIGN, expect, lim, &r, &at)) {
 		out->status = SL_WAL_CORRUPT;
 		out->resume_lsn = r.hdr.lsn;
+		out->resume_off = at;
 	}
 }
 
@@ -138,6 +261,7 @@ void sl_wal_scan(const uint8_t *buf, size_t len, uint64_t expect_lsn, const stru
 				out->bad_off = off;
 				out->bad_lsn = expect_lsn;
 				out->resume_lsn = later.hdr.lsn;
+				out->resume_off = at;
 				out->reason = SL_REJ_REC_TYPE;
 			}
 			break;
@@ -152,6 +276,7 @@ void sl_wal_scan(const uint8_t *buf, size_t len, uint64_t expect_lsn, const stru
 			out->bad_off = off;
 			out->bad_lsn = expect_lsn;
 			out->resume_lsn = r.hdr.lsn;
+			out->resume_off = off;
 			break;
 		}
 		if (fn && fn(arg, off, &r) != 0)

@@ -66,6 +66,21 @@ enum sl_record_type {
 #define SL_REC_ALIGN	  8u
 #define SL_REC_CRC_OFF	  20u
 
+/* Encoded record bytes in caller memory, with the caller's handle for them (an mbuf). */
+struct sl_rec_ref {
+	uint8_t *data;
+	uint32_t len;
+	uint64_t handle;
+};
+
+/* The epoch history: where each epoch's records start (DESIGN.md §5 node metadata). */
+#define SL_EPOCH_HIST_MAX 32 /* epoch -> first LSN pairs a node remembers */
+
+struct sl_epoch_start {
+	uint32_t epoch;
+	uint64_t first_lsn;
+};
+
 /* Default limits (DESIGN.md §3); the configuration may lower or raise them. */
 #define SL_KEY_MAX_DEFAULT 256u
 #define SL_VAL_MAX_DEFAULT 1024u

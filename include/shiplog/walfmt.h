@@ -76,6 +76,7 @@ struct sl_wal_scan {
 	uint64_t bad_off;      /* TORN/CORRUPT/GAP: where the trouble starts */
 	uint64_t bad_lsn;      /* the LSN that should have been there */
 	uint64_t resume_lsn;   /* CORRUPT: LSN of the first valid record after the damage */
+	uint64_t resume_off;   /* CORRUPT: and its offset */
 	enum sl_reject reason; /* TORN/CORRUPT: why the record at bad_off was refused */
 };
 
@@ -91,5 +92,74 @@ void sl_wal_scan(const uint8_t *buf, size_t len, uint64_t expect_lsn, const stru
 		 sl_wal_record_fn fn, void *arg, struct sl_wal_scan *out);
 
 const char *sl_wal_scan_status_name(unsigned status);
+
+/*
+ * Node metadata, the file "meta" in the WAL directory (DESIGN.md §5), replaced
+ * atomically: written to "meta.tmp", fsynced, renamed, directory fsynced.
+ * SL_WAL_META_LEN bytes, little-endian:
+ *   0  magic        u64  SL_WAL_META_MAGIC
+ *   8  cluster_id   u32
+ *  12  node_id      u16
+ *  14  n_hist       u8   entries of hist in use
+ *  15  reserved     u8   zero
+ *  16  epoch        u32  highest epoch this node has seen
+ *  20  reserved     u32  zero
+ *  24  commit_hint  u64  an LSN known committed (a lower value is always safe)
+ *  32  refetch_lsn  u64  damage was found: do not lead until the log holds this LSN
+ *  40  trunc_lsn    u64  a truncation to this LSN is under way (0: none); redone at open
+ *  48  hist[32]     {epoch u32, zero u32, first_lsn u64}
+ * 560  crc32c       u32  over bytes 0..559
+ */
+#define SL_WAL_META_MAGIC 0x014154454d4c5053ull /* "SPLMETA\1" in memory order */
+#define SL_WAL_META_LEN	  1024u
+#define SL_WAL_META_NAME  "meta"
+
+struct sl_wal_meta {
+	uint32_t cluster_id;
+	uint16_t node_id;
+	uint8_t n_hist;
+	uint32_t epoch;
+	uint64_t commit_hint;
+	uint64_t refetch_lsn;
+	uint64_t trunc_lsn;
+	struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
+};
+
+/* Encodes into buf (SL_WAL_META_LEN bytes). */
+void sl_wal_meta_write(void *buf, const struct sl_wal_meta *m);
+
+/* Decodes and checks (magic, CRC, reserved, history order): 0 or -EINVAL. */
+int sl_wal_meta_read(const void *buf, size_t len, struct sl_wal_meta *out);
+
+/*
+ * Snapshot files "%020llu.snap" (the LSN the state includes), installed atomically
+ * like the metadata. A 4 KiB header block, then payload_len bytes of state:
+ *   0  magic        u64  SL_WAL_SNAP_MAGIC
+ *   8  lsn          u64  the state holds every record up to and including lsn
+ *  16  payload_len  u64
+ *  24  cluster_id   u32
+ *  28  node_id      u16
+ *  30  reserved     u16  zero
+ *  32  epoch        u32  epoch of the record at lsn
+ *  36  payload_crc  u32  CRC32C of the payload
+ *  40  crc32c       u32  over bytes 0..39
+ */
+#define SL_WAL_SNAP_MAGIC    0x0150414e534c5053ull /* "SPLSNAP\1" in memory order */
+#define SL_WAL_SNAP_HDR_LEN  4096u
+#define SL_WAL_SNAP_NAME_LEN 26u /* 20 digits, ".snap", NUL */
+
+struct sl_wal_snap_hdr {
+	uint64_t lsn;
+	uint64_t payload_len;
+	uint32_t cluster_id;
+	uint16_t node_id;
+	uint32_t epoch;
+	uint32_t payload_crc;
+};
+
+void sl_wal_snap_hdr_write(void *buf, const struct sl_wal_snap_hdr *h);
+int sl_wal_snap_hdr_read(const void *buf, size_t len, struct sl_wal_snap_hdr *out);
+void sl_wal_snap_name(uint64_t lsn, char name[SL_WAL_SNAP_NAME_LEN]);
+int sl_wal_snap_name_parse(const char *name, uint64_t *lsn);
 
 #endif
