@@ -90,7 +90,16 @@ int sl_wal_save_meta(struct sl_wal *w, uint32_t epoch, const struct sl_epoch_sta
 	memcpy(w->meta.hist, hist, n_hist * sizeof(*hist));
 	if (w->commit_hint > w->meta.commit_hint)
 		w->meta.commit_hint = w->commit_hint;
-	rc = wal_meta_store(w);
+	{
+		/* What could not be read back is refused, not stored. */
+		uint8_t buf[SL_WAL_META_LEN];
+		struct sl_wal_meta check;
+
+		sl_wal_meta_write(buf, &w->meta);
+		rc = sl_wal_meta_read(buf, sizeof(buf), &check);
+	}
+	if (rc == 0)
+		rc = wal_meta_store(w);
 	if (rc < 0)
 		w->meta = keep;
 	return rc;

@@ -210,8 +210,21 @@ static int recover_seg(struct sl_wal *w, const struct dir_list *l, uint32_t i, u
 				      .zero_end = nonzero_end(w->scratch, (uint64_t)n) };
 		return 2;
 	}
-	if (sc.status == SL_WAL_CLEAN)
-		return i + 1 < l->n_segs ? 1 : 0;
+	if (sc.status == SL_WAL_CLEAN && i + 1 < l->n_segs)
+		return 1;
+	if (sc.status == SL_WAL_CLEAN) {
+		/* The log ends here; bytes after its end (a torn write behind zeros) would
+		 * meet the records appended next, so they go like a torn tail. */
+		uint64_t end = nonzero_end(w->scratch, (uint64_t)n);
+
+		if (end <= sc.end_off)
+			return 0;
+		*d = (struct damage){ .seg_i = w->n_segs - 1,
+				      .lsn = s->last_lsn + 1,
+				      .off = sc.end_off,
+				      .zero_end = end };
+		return 2;
+	}
 	*d = (struct damage){ .seg_i = w->n_segs - 1,
 			      .lsn = sc.bad_lsn,
 			      .off = sc.bad_off,
@@ -313,6 +326,15 @@ static int recover_segments(struct sl_wal *w, struct dir_list *l, struct sl_wal_
 			continue;
 		}
 		if (rc == 2) {
+			/* Every later segment goes with the cut: list them for deletion. */
+			for (uint32_t j = i + 1; j < l->n_segs; j++) {
+				struct wal_seg *s = &w->segs[w->n_segs++];
+
+				*s = (struct wal_seg){ .first_lsn = l->segs[j],
+						       .last_lsn = l->segs[j] - 1,
+						       .read_fh = -1,
+						       .idx = s->idx };
+			}
 			rep->redid_truncate = w->meta.trunc_lsn != 0;
 			rc = recover_cut(w, &d, rep);
 			if (rc < 0)

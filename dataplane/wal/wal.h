@@ -62,8 +62,6 @@ struct sl_wal_config {
 	int (*fault)(void *arg, unsigned op, int32_t res);
 };
 
-enum sl_wal_op { SL_WAL_OP_WRITE = 1, SL_WAL_OP_SYNC, SL_WAL_OP_READ };
-
 void sl_wal_config_default(struct sl_wal_config *cfg);
 
 /* What sl_wal_open() found on disk and did about it. */

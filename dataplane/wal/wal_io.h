@@ -28,6 +28,9 @@ enum {
 	SL_WAL_IO_DSYNC = 1u << 3,  /* O_DSYNC: a completed write is durable */
 };
 
+/* The kinds of queued operation (the fault hook of struct sl_wal_config names them). */
+enum sl_wal_op { SL_WAL_OP_WRITE = 1, SL_WAL_OP_SYNC, SL_WAL_OP_READ };
+
 struct sl_wal_cqe {
 	uint64_t tag;
 	int32_t res; /* bytes, 0, or -errno (-ECANCELED: an earlier linked op failed) */

@@ -17,6 +17,15 @@ static const struct wire_field seg_hdr_fields[] = {
 
 #define SEG_CRC_OFF 32u
 
+/* True when p[0..n) is all zeros: the padding a writer leaves, checked on read. */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
 void sl_wal_seg_hdr_write(void *buf, const struct sl_wal_seg_hdr *h)
 {
 	uint8_t *b = buf;
@@ -35,7 +44,7 @@ int sl_wal_seg_hdr_read(const void *buf, size_t len, struct sl_wal_seg_hdr *out)
 	wire_read(out, b, sizeof(*out), seg_hdr_fields, WIRE_NFIELDS(seg_hdr_fields));
 	if (out->magic != SL_WAL_MAGIC || out->reserved != 0 ||
 	    out->crc != sl_crc32c(0, b, SEG_CRC_OFF) || out->size < SL_WAL_HDR_LEN ||
-	    out->first_lsn == 0)
+	    out->first_lsn == 0 || !all_zero(b + SEG_CRC_OFF + 4, SL_WAL_HDR_LEN - SEG_CRC_OFF - 4))
 		return -EINVAL;
 	return 0;
 }
@@ -117,6 +126,11 @@ void sl_wal_meta_write(void *buf, const struct sl_wal_meta *m)
 	wire_put_le32(b + META_CRC_OFF, sl_crc32c(0, b, META_CRC_OFF));
 }
 
+/*
+ * Only the encoding sl_wal_meta_write() produces is accepted: history entries past
+ * n_hist and the bytes after the CRC (not covered by it) must be zero as written, so a
+ * flipped bit anywhere in the file is refused rather than ignored (fuzz_walmeta).
+ */
 int sl_wal_meta_read(const void *buf, size_t len, struct sl_wal_meta *out)
 {
 	const uint8_t *b = buf;
@@ -124,7 +138,9 @@ int sl_wal_meta_read(const void *buf, size_t len, struct sl_wal_meta *out)
 	memset(out, 0, sizeof(*out));
 	if (len < SL_WAL_META_LEN || get_le64(b) != SL_WAL_META_MAGIC ||
 	    wire_get_le32(b + META_CRC_OFF) != sl_crc32c(0, b, META_CRC_OFF) || b[15] != 0 ||
-	    wire_get_le32(b + 20) != 0 || b[14] > SL_EPOCH_HIST_MAX)
+	    wire_get_le32(b + 20) != 0 || b[14] > SL_EPOCH_HIST_MAX ||
+	    !all_zero(b + META_HIST_OFF + b[14] * 16u, (SL_EPOCH_HIST_MAX - b[14]) * 16u) ||
+	    !all_zero(b + META_CRC_OFF + 4, SL_WAL_META_LEN - META_CRC_OFF - 4))
 		return -EINVAL;
 	out->cluster_id = wire_get_le32(b + 8);
 	out->node_id = (uint16_t)(b[12] | b[13] << 8);
@@ -166,6 +182,7 @@ void sl_wal_snap_hdr_write(void *buf, const struct sl_wal_snap_hdr *h)
 	wire_put_le32(b + SNAP_CRC_OFF, sl_crc32c(0, b, SNAP_CRC_OFF));
 }
 
+/* As for the metadata, only what the writer produces: the rest of the block is zero. */
 int sl_wal_snap_hdr_read(const void *buf, size_t len, struct sl_wal_snap_hdr *out)
 {
 	const uint8_t *b = buf;
@@ -173,7 +190,7 @@ int sl_wal_snap_hdr_read(const void *buf, size_t len, struct sl_wal_snap_hdr *ou
 	memset(out, 0, sizeof(*out));
 	if (len < SL_WAL_SNAP_HDR_LEN || get_le64(b) != SL_WAL_SNAP_MAGIC ||
 	    wire_get_le32(b + SNAP_CRC_OFF) != sl_crc32c(0, b, SNAP_CRC_OFF) || b[30] != 0 ||
-	    b[31] != 0)
+	    b[31] != 0 || !all_zero(b + SNAP_CRC_OFF + 4, SL_WAL_SNAP_HDR_LEN - SNAP_CRC_OFF - 4))
 		return -EINVAL;
 	out->lsn = get_le64(b + 8);
 	out->payload_len = get_le64(b + 16);

@@ -22,7 +22,7 @@
  *  28  node_id     u16
  *  30  reserved    u16  zero
  *  32  crc32c      u32  over bytes 0..31
- *  36  zero to the end of the block
+ *  36  zero to the end of the block (checked: a reader accepts only what a writer writes)
  */
 #define SL_WAL_MAGIC	0x014c41574c504853ull /* "SHPLWAL\1" in memory order */
 #define SL_WAL_HDR_LEN	4096u
@@ -109,6 +109,7 @@ const char *sl_wal_scan_status_name(unsigned status);
  *  40  trunc_lsn    u64  a truncation to this LSN is under way (0: none); redone at open
  *  48  hist[32]     {epoch u32, zero u32, first_lsn u64}
  * 560  crc32c       u32  over bytes 0..559
+ * Unused history slots and the bytes after the CRC are zero, and checked.
  */
 #define SL_WAL_META_MAGIC 0x014154454d4c5053ull /* "SPLMETA\1" in memory order */
 #define SL_WAL_META_LEN	  1024u
@@ -143,6 +144,7 @@ int sl_wal_meta_read(const void *buf, size_t len, struct sl_wal_meta *out);
  *  32  epoch        u32  epoch of the record at lsn
  *  36  payload_crc  u32  CRC32C of the payload
  *  40  crc32c       u32  over bytes 0..39
+ *  44  zero to the end of the block (checked)
  */
 #define SL_WAL_SNAP_MAGIC    0x0150414e534c5053ull /* "SPLSNAP\1" in memory order */
 #define SL_WAL_SNAP_HDR_LEN  4096u

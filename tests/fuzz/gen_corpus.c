@@ -1,7 +1,14 @@
-/* Writes the seed corpus of fuzz_frame: one valid frame of each type, in each mode. */
+/*
+ * Writes seed corpora: fuzz_gen_corpus [TARGET] DIR, TARGET one of
+ *   frame    (the default) one valid frame of each type, in each mode
+ *   walmeta  node metadata files: empty, typical and full epoch histories
+ *   snaphdr  snapshot header blocks, alone and followed by their payload
+ */
 #include <stdio.h>
 #include <string.h>
 
+#include <shiplog/crc32c.h>
+#include <shiplog/walfmt.h>
 #include <shiplog/wire.h>
 
 static const struct sl_auth_key fuzz_key = { .bytes = "shiplog-fuzz-key-0123456789abcde" };
@@ -37,10 +44,9 @@ static size_t frame(uint8_t *out, uint8_t type, const void *th, const void *body
 	return sl_frame_encode(out, 65536, &h, th, body, blen, key);
 }
 
-int main(int argc, char **argv)
+static void gen_frame(const char *dir)
 {
 	static uint8_t body[4096], out[65536 + 64];
-	const char *dir = argc > 1 ? argv[1] : ".";
 	struct sl_append_hdr ap = { .prev_lsn = 9, .prev_epoch = 3, .commit_lsn = 8, .count = 3 };
 	struct sl_ack ack = { .received_lsn = 3, .flushed_lsn = 2, .applied_lsn = 1 };
 	struct sl_heartbeat hb = { .commit_lsn = 5, .last_lsn = 6 };
@@ -91,6 +97,84 @@ int main(int argc, char **argv)
 		emit(dir, "request", mode, out, n);
 		n = frame(out, SL_FRAME_CLIENT_RESP, &rs, "value", 5, k);
 		emit(dir, "response", mode, out, n);
+	}
+}
+
+/* A whole file, name as given (the frame seeds carry a mode byte; these do not). */
+static void emit_file(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0)
+		perror(path);
+}
+
+static void gen_walmeta(const char *dir)
+{
+	static uint8_t buf[SL_WAL_META_LEN];
+	struct sl_wal_meta m = { .cluster_id = 0xc1a5, .node_id = 2, .epoch = 1 };
+
+	sl_wal_meta_write(buf, &m);
+	emit_file(dir, "fresh", buf, sizeof(buf));
+	m.epoch = 7;
+	m.n_hist = 3;
+	m.hist[0] = (struct sl_epoch_start){ 1, 1 };
+	m.hist[1] = (struct sl_epoch_start){ 3, 120 };
+	m.hist[2] = (struct sl_epoch_start){ 7, 4000 };
+	m.commit_hint = 4100;
+	sl_wal_meta_write(buf, &m);
+	emit_file(dir, "history", buf, sizeof(buf));
+	m.refetch_lsn = 4200;
+	m.trunc_lsn = 4150;
+	sl_wal_meta_write(buf, &m);
+	emit_file(dir, "refetch-trunc", buf, sizeof(buf));
+	m.n_hist = SL_EPOCH_HIST_MAX;
+	m.epoch = 1000;
+	for (unsigned i = 0; i < SL_EPOCH_HIST_MAX; i++)
+		m.hist[i] = (struct sl_epoch_start){ 10 * i + 1, 1000ull * i + 1 };
+	sl_wal_meta_write(buf, &m);
+	emit_file(dir, "full-history", buf, sizeof(buf));
+}
+
+static void gen_snaphdr(const char *dir)
+{
+	static uint8_t buf[SL_WAL_SNAP_HDR_LEN + 256];
+	struct sl_wal_snap_hdr h = { .lsn = 150, .cluster_id = 0xc1a5, .node_id = 2, .epoch = 3 };
+
+	sl_wal_snap_hdr_write(buf, &h);
+	emit_file(dir, "empty", buf, SL_WAL_SNAP_HDR_LEN);
+	memset(buf + SL_WAL_SNAP_HDR_LEN, 's', 256);
+	h.payload_len = 256;
+	h.payload_crc = sl_crc32c(0, buf + SL_WAL_SNAP_HDR_LEN, 256);
+	sl_wal_snap_hdr_write(buf, &h);
+	emit_file(dir, "payload", buf, sizeof(buf));
+	h = (struct sl_wal_snap_hdr){ .lsn = UINT64_MAX,
+				      .payload_len = UINT64_MAX,
+				      .cluster_id = UINT32_MAX,
+				      .node_id = UINT16_MAX,
+				      .epoch = UINT32_MAX,
+				      .payload_crc = UINT32_MAX };
+	sl_wal_snap_hdr_write(buf, &h);
+	emit_file(dir, "max", buf, SL_WAL_SNAP_HDR_LEN);
+}
+
+int main(int argc, char **argv)
+{
+	const char *target = argc > 2 ? argv[1] : "frame";
+	const char *dir = argc > 2 ? argv[2] : argc > 1 ? argv[1] : ".";
+
+	if (!strcmp(target, "frame"))
+		gen_frame(dir);
+	else if (!strcmp(target, "walmeta"))
+		gen_walmeta(dir);
+	else if (!strcmp(target, "snaphdr"))
+		gen_snaphdr(dir);
+	else {
+		fprintf(stderr, "usage: fuzz_gen_corpus [frame|walmeta|snaphdr] DIR\n");
+		return 2;
 	}
 	return 0;
 }

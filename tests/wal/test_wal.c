@@ -521,6 +521,23 @@ static void test_bad_snapshot(void **state)
 	tw_free(t);
 }
 
+/* Metadata that could not be read back is refused and nothing changes. */
+static void test_meta_checks(void **state)
+{
+	struct tw *t = tw_new(SL_WAL_BUFFERED);
+	struct sl_epoch_start h[2] = { { .epoch = 2, .first_lsn = 5 },
+				       { .epoch = 3, .first_lsn = 5 } };
+
+	(void)state;
+	assert_int_equal(sl_wal_save_meta(t->w, 3, h, 2), -EINVAL); /* first_lsn not rising */
+	assert_int_equal(sl_wal_save_meta(t->w, 2, h, 1), 0);
+	assert_int_equal(sl_wal_save_meta(t->w, 1, h, 0), -EINVAL); /* epochs never go back */
+	assert_int_equal(sl_wal_save_meta(t->w, 4, h, SL_EPOCH_HIST_MAX + 1), -EINVAL);
+	tw_reopen(t);
+	assert_int_equal(t->rep.epoch, 2);
+	tw_free(t);
+}
+
 /* A directory that belongs to another node is refused. */
 static void test_other_node(void **state)
 {
@@ -557,13 +574,13 @@ static void test_append_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buffered),      cmocka_unit_test(test_dsync),
-		cmocka_unit_test(test_direct),	      cmocka_unit_test(test_truncate),
-		cmocka_unit_test(test_torn_tail),     cmocka_unit_test(test_corrupt_middle),
-		cmocka_unit_test(test_sync_eio),      cmocka_unit_test(test_write_enospc),
-		cmocka_unit_test(test_short_write),   cmocka_unit_test(test_snapshot_retention),
-		cmocka_unit_test(test_bad_snapshot),  cmocka_unit_test(test_other_node),
-		cmocka_unit_test(test_append_checks),
+		cmocka_unit_test(test_buffered),     cmocka_unit_test(test_dsync),
+		cmocka_unit_test(test_direct),	     cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_torn_tail),    cmocka_unit_test(test_corrupt_middle),
+		cmocka_unit_test(test_sync_eio),     cmocka_unit_test(test_write_enospc),
+		cmocka_unit_test(test_short_write),  cmocka_unit_test(test_snapshot_retention),
+		cmocka_unit_test(test_bad_snapshot), cmocka_unit_test(test_meta_checks),
+		cmocka_unit_test(test_other_node),   cmocka_unit_test(test_append_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
