@@ -185,6 +185,7 @@ static int recover_seg(struct sl_wal *w, const struct dir_list *l, uint32_t i, u
 			      .note_hist = true };
 	struct sl_wal_scan sc;
 	ssize_t n = seg_load(w, l->segs[i]);
+	uint64_t later, valid_end = 0;
 
 	*s = (struct wal_seg){
 		.first_lsn = l->segs[i], .last_lsn = l->segs[i] - 1, .read_fh = -1, .idx = s->idx
@@ -236,12 +237,21 @@ static int recover_seg(struct sl_wal *w, const struct dir_list *l, uint32_t i, u
 		sl_wal_scan(w->scratch + sc.resume_off, (size_t)n - sc.resume_off, sc.resume_lsn,
 			    &w->cfg.limits, NULL, NULL, &rest);
 		d->highest = rest.records ? rest.last_lsn : sc.resume_lsn;
+		valid_end = sc.resume_off + rest.end_off;
 	}
-	{
-		uint64_t later = highest_after(w, l, i);
-
-		if (later > d->highest)
-			d->highest = later;
+	later = highest_after(w, l, i);
+	if (later > d->highest)
+		d->highest = later;
+	/*
+	 * Only the last batch can hold unsynced bytes (one batch in flight, never across
+	 * segments), and a crash may have persisted its pages in any order. Damage with
+	 * valid records after it, all within one batch of the end of the log, is that: a
+	 * torn last batch, cut like a torn tail. (Bit rot there would be taken for it.)
+	 */
+	if (d->highest && !later && i + 1 == l->n_segs &&
+	    valid_end - d->off <= w->cfg.batch_bytes) {
+		d->highest = 0;
+		d->resume_lsn = 0;
 	}
 	/* A truncation under way covers damage past its point: that was being removed. */
 	if (c.cut_lsn && d->lsn >= c.cut_lsn)
@@ -352,6 +362,29 @@ static int recover_segments(struct sl_wal *w, struct dir_list *l, struct sl_wal_
 	return rc;
 }
 
+/*
+ * What recovery adopts may never have been synced: the process that wrote it may have
+ * died before its fdatasync, or seen it fail. Sync every segment and the directory
+ * before calling any of it flushed.
+ */
+static int recover_sync(struct sl_wal *w)
+{
+	char name[SL_WAL_NAME_LEN];
+	int rc = 0;
+
+	for (uint32_t i = 0; i < w->n_segs && rc == 0; i++) {
+		int fh;
+
+		sl_wal_seg_name(w->segs[i].first_lsn, name);
+		fh = w->io->open(w->iop, name, 0);
+		if (fh < 0)
+			return fh;
+		rc = w->io->fsync(w->iop, fh);
+		w->io->close(w->iop, fh);
+	}
+	return rc == 0 ? w->io->sync_dir(w->iop) : rc;
+}
+
 int wal_recover(struct sl_wal *w, struct sl_wal_recovery *rep)
 {
 	struct dir_list l = { .segs = calloc(WAL_SEG_MAX, sizeof(uint64_t)) };
@@ -383,6 +416,8 @@ int wal_recover(struct sl_wal *w, struct sl_wal_recovery *rep)
 	rc = wal_snapshot_find(w, l.snaps, l.n_snaps, rep);
 	if (rc == 0)
 		rc = recover_segments(w, &l, rep);
+	if (rc == 0)
+		rc = recover_sync(w);
 	if (rc == 0)
 		rc = wal_open_write_seg(w);
 	if (rc == 0)

@@ -67,7 +67,7 @@ void wal_idx_add(struct sl_wal *w, struct wal_seg *s, uint64_t lsn, uint64_t off
 
 	if (s->n_idx == 0 || (slot >= s->n_idx && s->n_idx < WAL_IDX_MAX)) {
 		s->idx[s->n_idx++] = (struct wal_idx){ .lsn = lsn, .off = off };
-		/* Strides without a record start share the entry before them. */
+		/* Strides in which no record starts get this entry too (the next record). */
 		while (s->n_idx <= slot && s->n_idx < WAL_IDX_MAX)
 			s->idx[s->n_idx++] = (struct wal_idx){ .lsn = lsn, .off = off };
 	}
@@ -192,11 +192,12 @@ int sl_wal_open(const struct sl_wal_config *cfg, struct sl_wal **out, struct sl_
 	if (!w)
 		return -ENOMEM;
 	w->cfg = *cfg;
+	/* A backend given in cfg is the WAL's from here on, whatever happens next. */
+	w->io = cfg->io ? cfg->io : &sl_wal_uring_ops;
+	w->iop = cfg->io ? cfg->io_arg : NULL;
 	rc = wal_alloc(w);
 	if (rc < 0)
 		goto out_free;
-	w->io = cfg->io ? cfg->io : &sl_wal_uring_ops;
-	w->iop = cfg->io_arg;
 	if (!cfg->io) {
 		/* The ring holds the largest chain (writes + sync) and every read at once. */
 		rc = sl_wal_uring_create(cfg->dir, 64 + cfg->read_slots, 64, &w->iop);
@@ -220,18 +221,20 @@ out_free:
 	return rc;
 }
 
-static void wal_release_range(struct sl_wal *w, uint64_t from, uint64_t to)
+/* Hands back every queued record below queue index to, each exactly once. */
+static void wal_release_upto(struct sl_wal *w, uint64_t to)
 {
-	for (uint64_t i = from; i < to; i++)
+	for (; w->q_rel < to; w->q_rel++)
 		if (w->cfg.release)
-			w->cfg.release(w->cfg.arg, w->q[i % w->q_cap].handle);
+			w->cfg.release(w->cfg.arg, w->q[w->q_rel % w->q_cap].handle);
 }
 
 void sl_wal_close(struct sl_wal *w)
 {
 	if (!w)
 		return;
-	while (w->batch.active && sl_wal_poll(w, true) >= 0)
+	/* A failed WAL waits for nothing: its batch may never have reached the kernel. */
+	while (w->batch.active && !w->failed && sl_wal_poll(w, true) >= 0)
 		;
 	for (uint32_t i = 0; i < w->cfg.read_slots; i++)
 		while (w->reads[i].busy && sl_wal_poll(w, true) >= 0)
@@ -241,7 +244,7 @@ void sl_wal_close(struct sl_wal *w)
 		wal_meta_store(w);
 	}
 	/* Records still queued were never written; their bytes go back all the same. */
-	wal_release_range(w, w->batch.active ? w->q_head + w->batch.n_recs : w->q_head, w->q_tail);
+	wal_release_upto(w, w->q_tail);
 	if (w->write_fh >= 0)
 		w->io->close(w->iop, w->write_fh);
 	for (uint32_t i = 0; i < w->n_segs; i++)
@@ -402,8 +405,7 @@ static void wal_batch_iov(struct sl_wal *w, struct wal_seg *s, uint32_t n)
 
 		wal_idx_add(w, s, q->lsn, off);
 		off += q->len;
-		if (last && (uint8_t *)last->iov_base + last->iov_len == q->data &&
-		    n_iov - b->ops[b->n_ops - 1].iov_first < WAL_IOV_PER_WRITE + 1) {
+		if (last && (uint8_t *)last->iov_base + last->iov_len == q->data) {
 			last->iov_len += q->len;
 			b->ops[b->n_ops - 1].left += q->len;
 			continue;
@@ -450,7 +452,7 @@ static void wal_batch_staging(struct sl_wal *w, struct wal_seg *s, uint32_t n)
 	};
 	b->n_ops = 1;
 	/* The caller's bytes are no longer needed once copied. */
-	wal_release_range(w, w->q_sub, w->q_sub + n);
+	wal_release_upto(w, w->q_sub + n);
 }
 
 /* Queues the writes of the batch not yet complete, linked, and the sync after them. */
@@ -517,8 +519,10 @@ int sl_wal_submit(struct sl_wal *w)
 		wal_batch_iov(w, s, n);
 	w->q_sub += n;
 	rc = wal_batch_issue(w);
-	if (rc < 0)
+	if (rc < 0) {
+		b->active = false; /* nothing of it is to be waited for */
 		return wal_fail(w, rc);
+	}
 	w->st.batches++;
 	w->st.batch_records += n;
 	w->st.bytes_written += bytes;
@@ -537,7 +541,7 @@ static void wal_batch_done(struct sl_wal *w)
 
 		memcpy(w->tail_block, w->staging + (tail - start), WAL_ALIGN);
 	} else {
-		wal_release_range(w, w->q_head, w->q_head + b->n_recs);
+		wal_release_upto(w, w->q_head + b->n_recs);
 	}
 	s->end_off = b->end_off;
 	s->last_lsn = b->last_lsn;
@@ -565,8 +569,13 @@ static void wal_on_write(struct sl_wal *w, uint32_t i, int32_t res)
 		op->done = true;
 		return;
 	}
-	/* Short: drop what was written from the front of this write's iovecs. */
 	w->st.short_writes++;
+	if (w->cfg.mode == SL_WAL_DIRECT) {
+		/* The rest would start unaligned, which O_DIRECT refuses: fail honestly. */
+		b->err = -EIO;
+		return;
+	}
+	/* Short: drop what was written from the front of this write's iovecs. */
 	b->shorts++;
 	op->off += n;
 	op->left -= n;
@@ -766,7 +775,16 @@ int sl_wal_truncate(struct sl_wal *w, uint64_t after_lsn)
 	while (w->batch.active)
 		if ((rc = sl_wal_poll(w, true)) < 0)
 			return rc;
+	/* Reads answer from the log as it was when they were asked; none may see the cut. */
+	for (uint32_t i = 0; i < w->cfg.read_slots; i++)
+		while (w->reads[i].busy)
+			if ((rc = sl_wal_poll(w, true)) < 0)
+				return rc;
 	wal_drop_queued(w, after_lsn);
+	if (w->commit_hint > after_lsn)
+		w->commit_hint = after_lsn;
+	if (w->meta.commit_hint > after_lsn)
+		w->meta.commit_hint = after_lsn;
 	if (after_lsn < w->flushed_lsn) {
 		/* Redone at open if a crash cuts this short (DESIGN.md §5). */
 		w->meta.trunc_lsn = after_lsn;
@@ -785,13 +803,36 @@ int sl_wal_truncate(struct sl_wal *w, uint64_t after_lsn)
 	w->flushed_epoch = w->flushed_lsn ? wal_epoch_at(w, w->flushed_lsn) : 0;
 	w->last_lsn = after_lsn;
 	w->last_epoch = after_lsn ? wal_epoch_at(w, after_lsn) : 0;
-	if (w->commit_hint > after_lsn)
-		w->commit_hint = after_lsn;
 	w->st.truncations++;
 	return 0;
 }
 
 /* ---- catch-up reads -------------------------------------------------------------------- */
+
+/*
+ * At most WAL_READ_FH_MAX segments stay open for reads: registered file slots are few
+ * and rollover, metadata and snapshots need them too. One that no read in flight uses
+ * is closed to make room.
+ */
+static void wal_read_fh_make_room(struct sl_wal *w)
+{
+	uint32_t open = 0;
+
+	for (uint32_t i = 0; i < w->n_segs; i++)
+		open += w->segs[i].read_fh >= 0;
+	for (uint32_t i = 0; i < w->n_segs && open >= WAL_READ_FH_MAX; i++) {
+		struct wal_seg *s = &w->segs[i];
+		bool used = false;
+
+		for (uint32_t k = 0; k < w->cfg.read_slots && !used; k++)
+			used = w->reads[k].busy && w->reads[k].first_lsn == s->first_lsn;
+		if (s->read_fh >= 0 && !used) {
+			w->io->close(w->iop, s->read_fh);
+			s->read_fh = -1;
+			open--;
+		}
+	}
+}
 
 static int wal_read_issue(struct sl_wal *w, uint32_t slot)
 {
@@ -807,6 +848,7 @@ static int wal_read_issue(struct sl_wal *w, uint32_t slot)
 	if (s->read_fh < 0) {
 		char name[SL_WAL_NAME_LEN];
 
+		wal_read_fh_make_room(w);
 		sl_wal_seg_name(s->first_lsn, name);
 		s->read_fh = w->io->open(w->iop, name, 0);
 		if (s->read_fh < 0) {
@@ -831,6 +873,8 @@ int sl_wal_read(struct sl_wal *w, uint64_t from, uint64_t to, void *buf, uint32_
 	struct wal_read *r = NULL;
 	int i, rc;
 
+	if (w->failed)
+		return w->failed;
 	if (from == 0 || to < from)
 		return -EINVAL;
 	if (from < oldest) {
@@ -908,7 +952,13 @@ static void wal_on_read(struct sl_wal *w, uint32_t slot, int32_t res)
 		wal_read_finish(w, r, 0, r->buf + keep_off, (uint32_t)(off - keep_off), r->from, n);
 		return;
 	}
-	if (res >= 0 && off > 0 && lsn <= r->from && ++r->hops < WAL_READ_HOPS_MAX) {
+	if (res >= 0 && off == 0 && (uint32_t)res == r->cap) {
+		/* Not even one whole record fits the caller's buffer. */
+		wal_read_finish(w, r, -EMSGSIZE, NULL, 0, 0, 0);
+		return;
+	}
+	if (res >= 0 && off > 0 && lsn <= r->from &&
+	    ++r->hops <= w->idx_stride / r->cap + WAL_READ_HOPS_MAX) {
 		/* Not there yet: read on from the last whole record. */
 		r->off += off;
 		r->at_lsn = lsn;

@@ -9,7 +9,8 @@
 #define WAL_WRITES_MAX	  4u	/* linked writev per batch */
 #define WAL_IOV_PER_WRITE 1024u /* UIO_MAXIOV */
 #define WAL_SHORT_MAX	  16u	/* short writes one batch may requeue */
-#define WAL_READ_HOPS_MAX 64u	/* re-reads to walk from an index entry to an LSN */
+#define WAL_READ_HOPS_MAX 4u	/* re-reads beyond one index stride's worth */
+#define WAL_READ_FH_MAX	  4u	/* segments kept open for catch-up reads */
 #define WAL_ALIGN	  4096u /* O_DIRECT block */
 #define WAL_CQE_BATCH	  32u
 
@@ -66,7 +67,6 @@ struct wal_read {
 	uint64_t tag;
 	uint8_t *buf;
 	uint32_t cap;
-	uint32_t seg_i_hint;
 	uint64_t first_lsn; /* of the segment read from */
 	uint64_t off;	    /* segment data offset read at */
 	uint64_t at_lsn;    /* LSN of the record at off */
@@ -93,10 +93,11 @@ struct sl_wal {
 	bool seg_full; /* the next batch must start a new segment */
 	uint64_t idx_stride;
 
-	/* the queue: [q_head, q_sub) in flight, [q_sub, q_tail) waiting; counters mod q_cap */
+	/* the queue: [q_head, q_sub) in flight, [q_sub, q_tail) waiting; counters mod q_cap;
+	 * below q_rel every record's handle has gone back to the caller */
 	struct wal_qrec *q;
 	uint32_t q_cap;
-	uint64_t q_head, q_sub, q_tail;
+	uint64_t q_head, q_sub, q_tail, q_rel;
 
 	uint64_t last_lsn; /* appended */
 	uint32_t last_epoch;

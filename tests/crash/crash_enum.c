@@ -404,6 +404,60 @@ static int workload(struct run *r, unsigned steps)
 	return rc;
 }
 
+static int append_n(struct sl_wal *w, uint8_t *arena, uint64_t from, uint64_t to)
+{
+	for (uint64_t lsn = from; lsn <= to; lsn++) {
+		uint8_t *p = arena + (lsn % SLOTS) * SLOT_SIZE;
+		struct sl_rec_ref ref = { .data = p, .handle = lsn };
+		int rc;
+
+		ref.len = walrec_make(p, SLOT_SIZE, lsn, 1, 0, VMAX);
+		if ((rc = sl_wal_append(w, &ref, 1, 0)) < 0)
+			return rc;
+		if (lsn % 7 == 0 &&
+		    ((rc = sl_wal_submit(w)) < 0 || (rc = sl_wal_poll(w, true)) < 0))
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * A node whose sync failed stops, restarts on the same disk (its page cache intact),
+ * and then loses power: everything the restarted WAL called flushed must survive.
+ */
+static void scenario_restart_after_failure(struct run *r)
+{
+	struct fakefs *disk = fakefs_new(), *after;
+	struct sl_wal_config c;
+	struct sl_wal_recovery rep1, rep2;
+	struct sl_wal *w;
+
+	wal_cfg(r, &c, disk);
+	fakefs_fail_syncs(disk, 5);
+	if (sl_wal_open(&c, &w, &rep1) != 0)
+		abort();
+	if (append_n(w, r->arena, 1, 300) != -EIO) {
+		fail(r, 0, 0, 0, "the injected sync error was not reported", 0);
+		sl_wal_close(w);
+		fakefs_free(disk);
+		return;
+	}
+	sl_wal_close(w);
+	fakefs_fail_syncs(disk, -1);
+	if (sl_wal_open(&c, &w, &rep1) != 0)
+		abort();
+	sl_wal_close(w);
+	after = fakefs_crash(disk, FF_KEEP_NONE, 1);
+	wal_cfg(r, &c, after);
+	if (sl_wal_open(&c, &w, &rep2) != 0 || rep2.last_lsn < rep1.last_lsn)
+		fail(r, 0, FF_KEEP_NONE, 1,
+		     "restart after a failed sync called unsynced records flushed", rep1.last_lsn);
+	sl_wal_close(w);
+	fakefs_free(after);
+	fakefs_free(disk);
+	r->images++;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -457,6 +511,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "crash_enum: the workload itself failed\n");
 		return 1;
 	}
+	if (r.mode != SL_WAL_DSYNC) /* no separate sync there to fail */
+		scenario_restart_after_failure(&r);
 	printf("crash_enum: mode %s seed %" PRIu64 ": %" PRIu64 " crash points, %" PRIu64
 	       " images recovered (%" PRIu64 " torn tails cut, %" PRIu64 " damage reports, %" PRIu64
 	       " truncations finished, %" PRIu64 " continued), %" PRIu64

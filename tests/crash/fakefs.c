@@ -67,6 +67,7 @@ struct fakefs {
 	struct sl_wal_cqe cq[FF_SQ];
 	uint32_t n_cq;
 	uint64_t changes;
+	int syncs_ok; /* < 0: every sync works */
 	void (*on_change)(void *arg, struct fakefs *f);
 	void *arg;
 };
@@ -99,6 +100,7 @@ struct fakefs *fakefs_new(void)
 		f->cur[i].ino = f->dur[i].ino = -1;
 	for (int i = 0; i < FF_HANDLES; i++)
 		f->h[i].ino = -1;
+	f->syncs_ok = -1;
 	return f;
 }
 
@@ -125,6 +127,11 @@ void fakefs_on_change(struct fakefs *f, void (*fn)(void *arg, struct fakefs *f),
 {
 	f->on_change = fn;
 	f->arg = arg;
+}
+
+void fakefs_fail_syncs(struct fakefs *f, int n)
+{
+	f->syncs_ok = n;
 }
 
 uint64_t fakefs_changes(const struct fakefs *f)
@@ -463,7 +470,12 @@ static int ff_submit(void *io)
 				res += (int32_t)e->iov[k].iov_len;
 			}
 		} else if (e->op == SL_WAL_OP_SYNC) {
-			ff_fsync(f, e->fh);
+			if (f->syncs_ok == 0)
+				res = -EIO; /* and the pending writes stay pending */
+			else
+				ff_fsync(f, e->fh);
+			if (f->syncs_ok > 0)
+				f->syncs_ok--;
 		} else {
 			ssize_t k = ff_pread(f, e->fh, e->rbuf, e->rlen, e->off);
 

@@ -40,6 +40,9 @@ struct fakefs *fakefs_crash(const struct fakefs *f, unsigned model, uint64_t see
 /* Called after every operation that changes the disk (a crash point). */
 void fakefs_on_change(struct fakefs *f, void (*fn)(void *arg, struct fakefs *f), void *arg);
 
+/* Queued fdatasyncs after the next n fail with EIO and sync nothing (n < 0: never). */
+void fakefs_fail_syncs(struct fakefs *f, int n);
+
 /* Operations that changed the disk so far. */
 uint64_t fakefs_changes(const struct fakefs *f);
 

@@ -25,6 +25,7 @@ struct tw {
 	struct sl_wal_recovery rep;
 	uint8_t *arena; /* record lsn lives at slot lsn % ARENA_RECS */
 	uint64_t released;
+	uint8_t rel_count[ARENA_RECS]; /* per handle: a record's bytes go back exactly once */
 	int fault_op, fault_res, fault_after, short_once;
 	/* the last read answer */
 	int rd_status;
@@ -41,8 +42,9 @@ static void tw_release(void *arg, uint64_t handle)
 {
 	struct tw *t = arg;
 
-	(void)handle;
 	t->released++;
+	if (++t->rel_count[handle % ARENA_RECS] > 1)
+		fail_msg("handle %llu released twice", (unsigned long long)handle);
 }
 
 static void tw_on_read(void *arg, uint64_t tag, int status, const uint8_t *buf, uint32_t len,
@@ -128,6 +130,7 @@ static int tw_write(struct tw *t, uint64_t from, uint64_t to, uint32_t epoch, ui
 		int rc;
 
 		r.len = walrec_make(p, 2048, lsn, epoch, gen, VMAX);
+		t->rel_count[lsn % ARENA_RECS] = 0; /* a new record in this slot */
 		while ((rc = sl_wal_append(t->w, &r, 1, lsn > 3 ? lsn - 3 : 0)) == -EAGAIN) {
 			sl_wal_submit(t->w);
 			if ((rc = sl_wal_poll(t->w, true)) < 0)
@@ -388,9 +391,9 @@ static void test_corrupt_middle(void **state)
 }
 
 /* EIO or ENOSPC on a sync or a write: failed for good, flushed_lsn never moves again. */
-static void fail_on(int op, int err)
+static void fail_on(int op, int err, uint8_t mode)
 {
-	struct tw *t = tw_new(SL_WAL_BUFFERED);
+	struct tw *t = tw_new(mode);
 	uint64_t before;
 
 	assert_int_equal(tw_write(t, 1, 100, 1, 0), 0);
@@ -424,13 +427,15 @@ static void fail_on(int op, int err)
 static void test_sync_eio(void **state)
 {
 	(void)state;
-	fail_on(SL_WAL_OP_SYNC, -EIO);
+	fail_on(SL_WAL_OP_SYNC, -EIO, SL_WAL_BUFFERED);
+	fail_on(SL_WAL_OP_SYNC, -EIO, SL_WAL_DIRECT);
 }
 
 static void test_write_enospc(void **state)
 {
 	(void)state;
-	fail_on(SL_WAL_OP_WRITE, -ENOSPC);
+	fail_on(SL_WAL_OP_WRITE, -ENOSPC, SL_WAL_BUFFERED);
+	fail_on(SL_WAL_OP_WRITE, -ENOSPC, SL_WAL_DIRECT);
 }
 
 /* A short write: the rest goes again and the log is whole. */
@@ -559,7 +564,8 @@ static void test_append_checks(void **state)
 {
 	struct tw *t = tw_new(SL_WAL_BUFFERED);
 	uint8_t rec[2][2048];
-	struct sl_rec_ref r[2] = { { .data = rec[0] }, { .data = rec[1] } };
+	struct sl_rec_ref r[2] = { { .data = rec[0], .handle = 1 },
+				   { .data = rec[1], .handle = 2 } };
 
 	(void)state;
 	r[0].len = walrec_make(rec[0], 2048, 1, 1, 0, VMAX);
