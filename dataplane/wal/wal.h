@@ -126,7 +126,8 @@ struct sl_wal_status {
 struct sl_wal;
 
 /* Opens or creates the WAL in cfg->dir and recovers it: 0, or -errno (-EUCLEAN: the
- * directory belongs to another node or cluster, or LSNs are missing). */
+ * directory belongs to another node or cluster, or LSNs are missing; -EINVAL from the
+ * file system: mode direct where O_DIRECT is not supported). */
 int sl_wal_open(const struct sl_wal_config *cfg, struct sl_wal **out, struct sl_wal_recovery *rep);
 
 /* Waits for the batch in flight, stores the commit hint, releases everything. */
