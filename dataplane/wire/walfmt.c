@@ -31,7 +31,8 @@ void sl_wal_seg_hdr_write(void *buf, const struct sl_wal_seg_hdr *h)
 	uint8_t *b = buf;
 
 	memset(b, 0, SL_WAL_HDR_LEN);
-	wire_write(b, h, sizeof(*h), seg_hdr_fields, WIRE_NFIELDS(seg_hdr_fields));
+	/* The struct's tail padding (36..39) is not copied: those bytes stay zero. */
+	wire_write(b, h, SEG_CRC_OFF + 4, seg_hdr_fields, WIRE_NFIELDS(seg_hdr_fields));
 	wire_put_le32(b + SEG_CRC_OFF, sl_crc32c(0, b, SEG_CRC_OFF));
 }
 
@@ -41,7 +42,8 @@ int sl_wal_seg_hdr_read(const void *buf, size_t len, struct sl_wal_seg_hdr *out)
 
 	if (len < SL_WAL_HDR_LEN)
 		return -EINVAL;
-	wire_read(out, b, sizeof(*out), seg_hdr_fields, WIRE_NFIELDS(seg_hdr_fields));
+	memset(out, 0, sizeof(*out));
+	wire_read(out, b, SEG_CRC_OFF + 4, seg_hdr_fields, WIRE_NFIELDS(seg_hdr_fields));
 	if (out->magic != SL_WAL_MAGIC || out->reserved != 0 ||
 	    out->crc != sl_crc32c(0, b, SEG_CRC_OFF) || out->size < SL_WAL_HDR_LEN ||
 	    out->first_lsn == 0 || !all_zero(b + SEG_CRC_OFF + 4, SL_WAL_HDR_LEN - SEG_CRC_OFF - 4))
