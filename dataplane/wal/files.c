@@ -138,8 +138,6 @@ int wal_delete_seg(struct sl_wal *w, uint32_t i)
 int wal_open_write_seg(struct sl_wal *w)
 {
 	struct wal_seg *s = wal_seg_last(w);
-	unsigned flags = SL_WAL_IO_WRITE;
-	char name[SL_WAL_NAME_LEN];
 
 	if (w->write_fh >= 0) {
 		w->io->close(w->iop, w->write_fh);
@@ -147,10 +145,7 @@ int wal_open_write_seg(struct sl_wal *w)
 	}
 	if (!s)
 		return 0;
-	flags |= w->cfg.mode == SL_WAL_DIRECT ? SL_WAL_IO_DIRECT : 0;
-	flags |= w->cfg.mode == SL_WAL_DSYNC ? SL_WAL_IO_DSYNC : 0;
-	sl_wal_seg_name(s->first_lsn, name);
-	w->write_fh = w->io->open(w->iop, name, flags);
+	w->write_fh = wal_seg_open(w, s->first_lsn, wal_write_flags(w));
 	if (w->write_fh < 0) {
 		int rc = w->write_fh;
 

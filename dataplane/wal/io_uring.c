@@ -7,7 +7,6 @@
 #include <stdio.h> /* renameat */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wal_io.h"
@@ -134,16 +133,6 @@ static int uring_fsync(void *io, int fh)
 	return fsync(fd) == 0 ? 0 : -errno;
 }
 
-static int64_t uring_size(void *io, int fh)
-{
-	int fd = uring_slot_fd(io, fh);
-	struct stat st;
-
-	if (fd < 0)
-		return fd;
-	return fstat(fd, &st) == 0 ? (int64_t)st.st_size : -errno;
-}
-
 static int uring_rename(void *io, const char *from, const char *to)
 {
 	struct uring_io *u = io;
@@ -203,14 +192,25 @@ static int uring_register_buf(void *io, void *buf, size_t len)
 	return (int)u->n_bufs++;
 }
 
-static struct io_uring_sqe *uring_sqe(struct uring_io *u)
+/*
+ * An SQE for an operation on registered file fh, or NULL with *err set. Never submits
+ * on its own: a linked chain must reach the kernel in one piece, so the WAL sizes the
+ * ring for its largest chain plus its reads.
+ */
+static struct io_uring_sqe *uring_sqe(struct uring_io *u, int fh, int *err)
 {
-	/* Never submits on its own: a linked chain must go to the kernel in one piece,
-	 * so the WAL sizes the ring for its largest chain plus its reads. */
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe;
 
-	if (sqe)
-		u->queued++;
+	if (uring_slot_fd(u, fh) < 0) {
+		*err = -EBADF;
+		return NULL;
+	}
+	sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) {
+		*err = -EBUSY;
+		return NULL;
+	}
+	u->queued++;
 	return sqe;
 }
 
@@ -219,14 +219,13 @@ static int uring_write(void *io, int fh, uint64_t off, const struct iovec *iov, 
 {
 	struct uring_io *u = io;
 	struct io_uring_sqe *sqe;
+	int err;
 
-	if (uring_slot_fd(u, fh) < 0)
-		return -EBADF;
 	if (buf_index >= 0 && n != 1)
 		return -EINVAL;
-	sqe = uring_sqe(u);
+	sqe = uring_sqe(u, fh, &err);
 	if (!sqe)
-		return -EBUSY;
+		return err;
 	if (buf_index >= 0)
 		io_uring_prep_write_fixed(sqe, fh, iov[0].iov_base, (unsigned)iov[0].iov_len, off,
 					  buf_index);
@@ -239,14 +238,12 @@ static int uring_write(void *io, int fh, uint64_t off, const struct iovec *iov, 
 
 static int uring_datasync(void *io, int fh, bool link, uint64_t tag)
 {
-	struct uring_io *u = io;
 	struct io_uring_sqe *sqe;
+	int err;
 
-	if (uring_slot_fd(u, fh) < 0)
-		return -EBADF;
-	sqe = uring_sqe(u);
+	sqe = uring_sqe(io, fh, &err);
 	if (!sqe)
-		return -EBUSY;
+		return err;
 	io_uring_prep_fsync(sqe, fh, IORING_FSYNC_DATASYNC);
 	sqe->flags |= IOSQE_FIXED_FILE | (link ? IOSQE_IO_LINK : 0);
 	io_uring_sqe_set_data64(sqe, tag);
@@ -255,14 +252,12 @@ static int uring_datasync(void *io, int fh, bool link, uint64_t tag)
 
 static int uring_read(void *io, int fh, uint64_t off, void *buf, uint32_t len, uint64_t tag)
 {
-	struct uring_io *u = io;
 	struct io_uring_sqe *sqe;
+	int err;
 
-	if (uring_slot_fd(u, fh) < 0)
-		return -EBADF;
-	sqe = uring_sqe(u);
+	sqe = uring_sqe(io, fh, &err);
 	if (!sqe)
-		return -EBUSY;
+		return err;
 	io_uring_prep_read(sqe, fh, buf, len, off);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, tag);
@@ -360,7 +355,6 @@ const struct sl_wal_io_ops sl_wal_uring_ops = {
 	.pread = uring_pread,
 	.pwrite = uring_pwrite,
 	.fsync = uring_fsync,
-	.size = uring_size,
 	.rename = uring_rename,
 	.unlink = uring_unlink,
 	.sync_dir = uring_sync_dir,

@@ -84,13 +84,11 @@ static int seg_scan_fn(void *arg, uint64_t off, const struct sl_record_view *r)
 /* Reads segment first_lsn into scratch: bytes read after the header, or -EUCLEAN. */
 static ssize_t seg_load(struct sl_wal *w, uint64_t first_lsn)
 {
-	char name[SL_WAL_NAME_LEN];
 	struct sl_wal_seg_hdr h;
 	ssize_t n;
 	int fh;
 
-	sl_wal_seg_name(first_lsn, name);
-	fh = w->io->open(w->iop, name, 0);
+	fh = wal_seg_open(w, first_lsn, 0);
 	if (fh < 0)
 		return fh;
 	n = w->io->pread(w->iop, fh, w->scratch, SL_WAL_HDR_LEN, 0);
@@ -195,7 +193,7 @@ static int recover_seg(struct sl_wal *w, const struct dir_list *l, uint32_t i, u
 		return (int)n;
 	if (n < 0 || (!below_snap && l->segs[i] != expect)) {
 		*d = (struct damage){ .seg_i = w->n_segs - 1, .lsn = expect, .drop_seg = true };
-		d->highest = highest_after(w, l, i - (n < 0 ? 1 : 0));
+		d->highest = highest_after(w, l, i);
 		if (n >= 0 && l->segs[i] > expect && !d->highest)
 			d->highest = l->segs[i]; /* a gap between segments */
 		return 2;
@@ -296,8 +294,7 @@ static void recover_finish(struct sl_wal *w, struct sl_wal_recovery *rep)
 	w->n_lhist = (uint8_t)n;
 	rep->last_lsn = last;
 	rep->last_epoch = w->last_epoch;
-	rep->first_lsn = w->n_segs && w->segs[0].first_lsn <= w->snap_lsn + 1 ? w->segs[0].first_lsn
-									      : w->snap_lsn + 1;
+	rep->first_lsn = wal_first_lsn(w);
 	rep->epoch = w->meta.epoch > w->last_epoch ? w->meta.epoch : w->last_epoch;
 	memcpy(rep->hist, h, sizeof(h));
 	rep->n_hist = (uint8_t)n;
@@ -369,14 +366,11 @@ static int recover_segments(struct sl_wal *w, struct dir_list *l, struct sl_wal_
  */
 static int recover_sync(struct sl_wal *w)
 {
-	char name[SL_WAL_NAME_LEN];
 	int rc = 0;
 
 	for (uint32_t i = 0; i < w->n_segs && rc == 0; i++) {
-		int fh;
+		int fh = wal_seg_open(w, w->segs[i].first_lsn, 0);
 
-		sl_wal_seg_name(w->segs[i].first_lsn, name);
-		fh = w->io->open(w->iop, name, 0);
 		if (fh < 0)
 			return fh;
 		rc = w->io->fsync(w->iop, fh);

@@ -48,6 +48,28 @@ struct wal_seg *wal_seg_last(struct sl_wal *w)
 	return w->n_segs ? &w->segs[w->n_segs - 1] : NULL;
 }
 
+/* Opens segment first_lsn (SL_WAL_IO_* flags): a handle, or -errno. */
+int wal_seg_open(struct sl_wal *w, uint64_t first_lsn, unsigned flags)
+{
+	char name[SL_WAL_NAME_LEN];
+
+	sl_wal_seg_name(first_lsn, name);
+	return w->io->open(w->iop, name, flags);
+}
+
+/* How the newest segment is opened for appending in this mode. */
+unsigned wal_write_flags(const struct sl_wal *w)
+{
+	return SL_WAL_IO_WRITE | (w->cfg.mode == SL_WAL_DIRECT ? SL_WAL_IO_DIRECT : 0) |
+	       (w->cfg.mode == SL_WAL_DSYNC ? SL_WAL_IO_DSYNC : 0);
+}
+
+/* The oldest LSN on disk: the first segment's (recovery refuses a hole before it). */
+uint64_t wal_first_lsn(const struct sl_wal *w)
+{
+	return w->n_segs ? w->segs[0].first_lsn : w->snap_lsn + 1;
+}
+
 /* Index of the segment holding lsn, or -1. */
 int wal_seg_find(const struct sl_wal *w, uint64_t lsn)
 {
@@ -95,7 +117,6 @@ static void wal_idx_trim(struct wal_seg *s, uint64_t last_lsn)
  */
 int wal_cut(struct sl_wal *w, uint32_t seg_i, uint64_t off, uint64_t zero_end)
 {
-	char name[SL_WAL_NAME_LEN];
 	int fh, rc = 0;
 
 	while (w->n_segs > seg_i + 1) {
@@ -104,8 +125,7 @@ int wal_cut(struct sl_wal *w, uint32_t seg_i, uint64_t off, uint64_t zero_end)
 			return rc;
 	}
 	if (seg_i < w->n_segs && zero_end > off) {
-		sl_wal_seg_name(w->segs[seg_i].first_lsn, name);
-		fh = w->io->open(w->iop, name, SL_WAL_IO_WRITE);
+		fh = wal_seg_open(w, w->segs[seg_i].first_lsn, SL_WAL_IO_WRITE);
 		if (fh < 0)
 			return fh;
 		memset(w->scratch, 0, w->scratch_len);
@@ -328,7 +348,6 @@ static int wal_fail(struct sl_wal *w, int err)
  */
 static int wal_rollover(struct sl_wal *w, uint64_t first_lsn)
 {
-	unsigned flags = SL_WAL_IO_CREATE | SL_WAL_IO_WRITE;
 	struct sl_wal_seg_hdr h = { .magic = SL_WAL_MAGIC,
 				    .first_lsn = first_lsn,
 				    .size = w->cfg.segment_bytes,
@@ -340,10 +359,8 @@ static int wal_rollover(struct sl_wal *w, uint64_t first_lsn)
 
 	if (w->n_segs == WAL_SEG_MAX)
 		return -ENOSPC;
-	flags |= w->cfg.mode == SL_WAL_DIRECT ? SL_WAL_IO_DIRECT : 0;
-	flags |= w->cfg.mode == SL_WAL_DSYNC ? SL_WAL_IO_DSYNC : 0;
 	w->io->unlink(w->iop, WAL_TMP_SEG);
-	fh = w->io->open(w->iop, WAL_TMP_SEG, flags);
+	fh = w->io->open(w->iop, WAL_TMP_SEG, SL_WAL_IO_CREATE | wal_write_flags(w));
 	if (fh < 0)
 		return fh;
 	sl_wal_seg_hdr_write(w->tail_block, &h);
@@ -694,13 +711,11 @@ static int wal_locate(struct sl_wal *w, uint32_t i, uint64_t lsn, uint64_t *off)
 	const struct wal_idx *ix = wal_idx_floor(s, lsn);
 	uint64_t from = ix ? ix->off : 0, start = ix ? ix->lsn : s->first_lsn;
 	struct cut_find f = { .want = lsn };
-	char name[SL_WAL_NAME_LEN];
 	struct sl_wal_scan sc;
 	ssize_t got;
 	int fh;
 
-	sl_wal_seg_name(s->first_lsn, name);
-	fh = w->io->open(w->iop, name, 0);
+	fh = wal_seg_open(w, s->first_lsn, 0);
 	if (fh < 0)
 		return fh;
 	got = w->io->pread(w->iop, fh, w->scratch, s->end_off - from, SL_WAL_HDR_LEN + from);
@@ -860,11 +875,8 @@ static int wal_read_issue(struct sl_wal *w, uint32_t slot)
 		return -ENOENT;
 	s = &w->segs[i];
 	if (s->read_fh < 0) {
-		char name[SL_WAL_NAME_LEN];
-
 		wal_read_fh_make_room(w);
-		sl_wal_seg_name(s->first_lsn, name);
-		s->read_fh = w->io->open(w->iop, name, 0);
+		s->read_fh = wal_seg_open(w, s->first_lsn, 0);
 		if (s->read_fh < 0) {
 			rc = s->read_fh;
 			s->read_fh = -1;
@@ -882,7 +894,7 @@ static int wal_read_issue(struct sl_wal *w, uint32_t slot)
 
 int sl_wal_read(struct sl_wal *w, uint64_t from, uint64_t to, void *buf, uint32_t cap, uint64_t tag)
 {
-	uint64_t oldest = w->n_segs ? w->segs[0].first_lsn : w->flushed_lsn + 1;
+	uint64_t oldest = wal_first_lsn(w);
 	const struct wal_idx *ix;
 	struct wal_read *r = NULL;
 	int i, rc;
@@ -987,20 +999,17 @@ static void wal_on_read(struct sl_wal *w, uint32_t slot, int32_t res)
 void sl_wal_status(const struct sl_wal *w, struct sl_wal_status *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->first_lsn = w->n_segs ? w->segs[0].first_lsn : w->snap_lsn + 1;
-	if (st->first_lsn > w->snap_lsn + 1 || w->n_segs == 0)
-		st->first_lsn = w->snap_lsn + 1 < st->first_lsn ? st->first_lsn : w->snap_lsn + 1;
+	st->first_lsn = wal_first_lsn(w);
 	st->last_lsn = w->last_lsn;
-	st->written_lsn = w->flushed_lsn;
 	st->flushed_lsn = w->flushed_lsn;
 	st->flushed_epoch = w->flushed_epoch;
 	st->snapshot_lsn = w->snap_lsn;
-	for (uint32_t i = 0; i < w->n_segs; i++)
-		st->bytes += w->cfg.segment_bytes;
+	st->bytes = (uint64_t)w->n_segs * w->cfg.segment_bytes;
 	st->segments = w->n_segs;
 	st->queued = (uint32_t)(w->q_tail - w->q_head);
 	st->in_flight = w->batch.active;
 	st->failed = w->failed;
+	st->fixed_buf = w->staging_buf >= 0;
 	st->refetch_lsn = w->meta.refetch_lsn;
 }
 

@@ -111,7 +111,6 @@ struct sl_wal_stats {
 struct sl_wal_status {
 	uint64_t first_lsn; /* oldest LSN on disk */
 	uint64_t last_lsn;  /* newest appended */
-	uint64_t written_lsn;
 	uint64_t flushed_lsn;
 	uint32_t flushed_epoch;
 	uint64_t snapshot_lsn;
@@ -119,7 +118,8 @@ struct sl_wal_status {
 	uint32_t segments;
 	uint32_t queued; /* records not yet flushed */
 	bool in_flight;
-	int failed; /* 0, or the -errno that failed the WAL */
+	int failed;	/* 0, or the -errno that failed the WAL */
+	bool fixed_buf; /* direct: the staging buffer is registered (else plain writes) */
 	uint64_t refetch_lsn;
 };
 

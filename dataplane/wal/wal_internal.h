@@ -119,6 +119,9 @@ struct sl_wal {
 
 /* wal.c */
 struct wal_seg *wal_seg_last(struct sl_wal *w);
+int wal_seg_open(struct sl_wal *w, uint64_t first_lsn, unsigned flags);
+unsigned wal_write_flags(const struct sl_wal *w);
+uint64_t wal_first_lsn(const struct sl_wal *w);
 int wal_seg_find(const struct sl_wal *w, uint64_t lsn);
 void wal_idx_add(struct sl_wal *w, struct wal_seg *s, uint64_t lsn, uint64_t off);
 int wal_cut(struct sl_wal *w, uint32_t seg_i, uint64_t off, uint64_t zero_end);

@@ -43,7 +43,6 @@ struct sl_wal_io_ops {
 	ssize_t (*pread)(void *io, int fh, void *buf, size_t len, uint64_t off);
 	ssize_t (*pwrite)(void *io, int fh, const void *buf, size_t len, uint64_t off);
 	int (*fsync)(void *io, int fh);
-	int64_t (*size)(void *io, int fh);
 	int (*rename)(void *io, const char *from, const char *to);
 	int (*unlink)(void *io, const char *name);
 	int (*sync_dir)(void *io);

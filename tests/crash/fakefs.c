@@ -331,13 +331,6 @@ static int ff_fsync(void *io, int fh)
 	return 0;
 }
 
-static int64_t ff_size(void *io, int fh)
-{
-	struct ff_inode *n = ff_fh(io, fh);
-
-	return n ? (int64_t)n->cur_len : -EBADF;
-}
-
 static int ff_rename(void *io, const char *from, const char *to)
 {
 	struct fakefs *f = io;
@@ -516,7 +509,6 @@ const struct sl_wal_io_ops fakefs_ops = {
 	.pread = ff_pread,
 	.pwrite = ff_pwrite,
 	.fsync = ff_fsync,
-	.size = ff_size,
 	.rename = ff_rename,
 	.unlink = ff_unlink,
 	.sync_dir = ff_sync_dir,
