@@ -2,7 +2,7 @@
  * shiplog-waldump: lists and verifies a WAL directory: node metadata, snapshots and
  * segments (DESIGN.md §5).
  *
- * usage: shiplog-waldump [--verify] [--json] [--records] PATH...
+ * usage: shiplog-waldump [--verify] [--json] [--records] [--kv-digest [--upto LSN]] PATH...
  * A PATH is a WAL directory (its "meta" file, its *.snap snapshots and its *.wal
  * segments, in LSN order) or single files of those kinds. A snapshot is listed with
  * its LSN, epoch and payload length and whether its header and its payload CRC check
@@ -37,7 +37,26 @@
 #define SNAP_CRC_OFF 40u
 
 struct opts {
-	bool verify, json, records;
+	bool verify, json, records, kv;
+	uint64_t upto; /* --kv-digest: replay records up to this LSN (0: all) */
+};
+
+/*
+ * --kv-digest: the key-value state the records leave, replayed PUT by PUT and DEL by
+ * DEL, summed into one order-independent number, so that two nodes' WALs can be
+ * compared without comparing their files (they differ in segment layout). Keys are
+ * told apart by a 64-bit hash of their bytes.
+ */
+struct kv_slot {
+	uint64_t key_hash; /* 0: free */
+	uint64_t val_hash;
+	bool live;
+};
+
+struct kv_replay {
+	struct kv_slot *slot;
+	size_t cap, used, live;
+	uint64_t last_lsn, records;
 };
 
 struct seg {
@@ -53,6 +72,7 @@ struct dump {
 	bool have_meta;	   /* a valid metadata file seen in this directory: */
 	uint32_t cluster_id;
 	uint16_t node_id;
+	struct kv_replay kv;
 };
 
 /* What checking one snapshot file found. */
@@ -130,9 +150,88 @@ static void print_key(const uint8_t *k, uint16_t len)
 	}
 }
 
+static uint64_t fnv64(const uint8_t *p, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static struct kv_slot *kv_find(struct kv_replay *kv, uint64_t kh)
+{
+	size_t i;
+
+	if (kv->used * 2 >= kv->cap) {
+		struct kv_replay old = *kv;
+
+		kv->cap = kv->cap ? kv->cap * 2 : 1024;
+		kv->slot = calloc(kv->cap, sizeof(*kv->slot));
+		if (!kv->slot) {
+			perror("shiplog-waldump");
+			exit(2);
+		}
+		kv->used = 0;
+		for (size_t k = 0; k < old.cap; k++)
+			if (old.slot[k].key_hash && old.slot[k].live) {
+				*kv_find(kv, old.slot[k].key_hash) = old.slot[k];
+				kv->used++;
+			}
+		free(old.slot);
+	}
+	for (i = kh & (kv->cap - 1); kv->slot[i].key_hash && kv->slot[i].key_hash != kh;
+	     i = (i + 1) & (kv->cap - 1))
+		;
+	return &kv->slot[i];
+}
+
+static void kv_apply(struct kv_replay *kv, const struct sl_record_view *r)
+{
+	uint64_t kh = fnv64(r->key, r->hdr.key_len, 0xcbf29ce484222325ull) | 1;
+	struct kv_slot *s;
+
+	kv->last_lsn = r->hdr.lsn;
+	kv->records++;
+	if (r->hdr.type != SL_REC_PUT && r->hdr.type != SL_REC_DEL)
+		return;
+	s = kv_find(kv, kh);
+	if (!s->key_hash) {
+		s->key_hash = kh;
+		kv->used++;
+	}
+	kv->live += (r->hdr.type == SL_REC_PUT) - s->live;
+	s->live = r->hdr.type == SL_REC_PUT;
+	s->val_hash = s->live ? fnv64(r->val, r->hdr.val_len, 0xcbf29ce484222325ull) : 0;
+}
+
+static uint64_t kv_digest(const struct kv_replay *kv)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < kv->cap; i++)
+		if (kv->slot[i].key_hash && kv->slot[i].live)
+			sum += mix64(kv->slot[i].key_hash ^ mix64(kv->slot[i].val_hash));
+	return sum;
+}
+
 static int print_record(void *arg, uint64_t off, const struct sl_record_view *r)
 {
-	(void)arg;
+	struct dump *d = arg;
+
+	if (d->o.kv) {
+		if (!d->o.upto || r->hdr.lsn <= d->o.upto)
+			kv_apply(&d->kv, r);
+		if (!d->o.records || d->o.json)
+			return 0;
+	}
 	printf("  lsn %" PRIu64 " epoch %u %-6s off %" PRIu64, r->hdr.lsn, r->hdr.epoch,
 	       rec_types[r->hdr.type <= SL_REC_CONFIG ? r->hdr.type : 0], off + SL_WAL_HDR_LEN);
 	if (r->hdr.flags & SL_REC_F_ORIGIN)
@@ -425,7 +524,8 @@ static int dump_segment(struct dump *d, const char *path, uint64_t below_snap)
 	if (d->o.records && !d->o.json)
 		printf("%s:\n", path);
 	sl_wal_scan(buf + SL_WAL_HDR_LEN, len - SL_WAL_HDR_LEN, h.first_lsn, &lim,
-		    d->o.records && !d->o.json ? print_record : NULL, NULL, &s);
+		    (d->o.records && !d->o.json) || (d->o.kv && !below_snap) ? print_record : NULL,
+		    d, &s);
 	if (d->o.json)
 		report_json(d, path, &h, &s, below_snap);
 	else
@@ -622,14 +722,19 @@ static int dump_file(struct dump *d, const char *path)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: shiplog-waldump [--verify] [--json] [--records] PATH...\n"
+	fprintf(f, "usage: shiplog-waldump [--verify] [--json] [--records] [--kv-digest [--upto "
+		   "LSN]]\n"
+		   "       PATH...\n"
 		   "  PATH        a WAL directory, or files in one: segments "
 		   "(NNNNNNNNNNNNNNNNNNNN.wal),\n"
 		   "              snapshots (NNNNNNNNNNNNNNNNNNNN.snap), the metadata (meta)\n"
 		   "  --verify    exit 1 if any record, snapshot or the metadata is damaged, or\n"
 		   "              LSNs do not continue from the newest valid snapshot\n"
 		   "  --json      one JSON document on stdout\n"
-		   "  --records   list every record (text output)\n");
+		   "  --records   list every record (text output)\n"
+		   "  --kv-digest replay PUT/DEL records into a key-value state and print its\n"
+		   "              digest, key count and last LSN (equal states, equal digests)\n"
+		   "  --upto LSN  with --kv-digest: replay records up to LSN only\n");
 }
 
 static void print_json(struct dump *d)
@@ -637,6 +742,17 @@ static void print_json(struct dump *d)
 	json_t *doc =
 		json_pack("{s:o, s:o, s:o, s:o, s:b}", "meta", d->metas, "snapshots", d->snapshots,
 			  "segments", d->segments, "problems", d->problems, "ok", !d->damaged);
+
+	if (d->o.kv) {
+		char hex[20];
+
+		snprintf(hex, sizeof(hex), "%016" PRIx64, kv_digest(&d->kv));
+		json_object_set_new(doc, "kv",
+				    json_pack("{s:s, s:I, s:I, s:I}", "digest", hex, "keys",
+					      (json_int_t)d->kv.live, "last_lsn",
+					      (json_int_t)d->kv.last_lsn, "records",
+					      (json_int_t)d->kv.records));
+	}
 
 	json_dumpf(doc, stdout, JSON_INDENT(2));
 	putchar('\n');
@@ -648,6 +764,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = { { "verify", no_argument, 0, 'v' },
 						  { "json", no_argument, 0, 'j' },
 						  { "records", no_argument, 0, 'r' },
+						  { "kv-digest", no_argument, 0, 'k' },
+						  { "upto", required_argument, 0, 'u' },
 						  { "help", no_argument, 0, 'h' },
 						  { 0, 0, 0, 0 } };
 	struct dump d = { 0 };
@@ -660,6 +778,10 @@ int main(int argc, char **argv)
 			d.o.json = true;
 		else if (c == 'r')
 			d.o.records = true;
+		else if (c == 'k')
+			d.o.kv = true;
+		else if (c == 'u' && sscanf(optarg, "%" SCNu64, &d.o.upto) == 1 && d.o.upto > 0)
+			continue;
 		else if (c == 'h')
 			return usage(stdout), 0;
 		else
@@ -681,6 +803,10 @@ int main(int argc, char **argv)
 			rc = S_ISDIR(st.st_mode) ? dump_dir(&d, argv[i]) : dump_file(&d, argv[i]);
 		}
 	}
+	if (d.o.kv && !d.o.json && rc == 0)
+		printf("kv digest %016" PRIx64 " keys %zu last_lsn %" PRIu64 " records %" PRIu64
+		       "\n",
+		       kv_digest(&d.kv), d.kv.live, d.kv.last_lsn, d.kv.records);
 	if (d.o.json && rc == 0) {
 		print_json(&d);
 	} else {
@@ -689,6 +815,7 @@ int main(int argc, char **argv)
 		json_decref(d.metas);
 		json_decref(d.problems);
 	}
+	free(d.kv.slot);
 	if (rc != 0)
 		return 2;
 	return d.o.verify && d.damaged ? 1 : 0;

@@ -631,6 +631,11 @@ uint32_t sl_core_epoch(const struct sl_core *c)
 	return c->epoch;
 }
 
+uint64_t sl_core_commit_lsn(const struct sl_core *c)
+{
+	return c->commit_lsn;
+}
+
 const struct sl_core_stats *sl_core_stats(const struct sl_core *c)
 {
 	return &c->stats;

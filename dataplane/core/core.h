@@ -22,10 +22,16 @@
  * caller executes a step's actions first, then releases the freed handles. A leader
  * stamps LSN and epoch into a client's record in place (sl_record_stamp).
  *
+ * The core's own records (NOOP, CONFIG) live in its memory and carry handles with
+ * SL_CORE_HANDLE_OWN set. They appear in SEND and PERSIST actions but never in freed[];
+ * their bytes are valid until the next step, so a caller that keeps them copies them.
+ *
  * Loop shape (DESIGN.md §4 batching): the caller feeds a burst of CLIENT and FRAME
  * events, then one TICK with the current time. New records go to followers and to
  * the WAL at the TICK, so one poll-loop iteration makes one APPEND per follower.
  */
+
+#define SL_CORE_HANDLE_OWN (1ull << 63) /* caller handles must leave this bit clear */
 
 enum sl_role {
 	SL_ROLE_FENCED = 0, /* takes no writes and no log; serves reads of its applied state */
@@ -281,6 +287,8 @@ int sl_core_step(struct sl_core *c, const struct sl_event *ev, struct sl_actions
 void sl_core_status(const struct sl_core *c, uint64_t now_ns, struct sl_core_status *out);
 const struct sl_core_stats *sl_core_stats(const struct sl_core *c);
 uint32_t sl_core_epoch(const struct sl_core *c);
+/* The highest committed LSN this node knows (cheap: for per-step probes and counters). */
+uint64_t sl_core_commit_lsn(const struct sl_core *c);
 uint64_t sl_core_kv_digest(const struct sl_core *c);
 /* The value of key in the applied state (0), or -ENOENT. */
 int sl_core_kv_get(const struct sl_core *c, const void *key, uint16_t key_len, const uint8_t **val,

@@ -9,9 +9,9 @@
 
 #define CORE_SLAB_SLOTS	     32u /* NOOP and CONFIG records the core writes itself */
 #define CORE_SLAB_SLOT_LEN   288u
-#define CORE_SLAB_HANDLE     (1ull << 63) /* handles with this bit are slab slots */
-#define CORE_SESSION_PROBE   8u		  /* linear-probe window of the session table */
-#define CORE_FRAMES_PER_TICK 32u	  /* APPENDs to one follower in one loop turn */
+#define CORE_SLAB_HANDLE     SL_CORE_HANDLE_OWN /* handles with this bit are slab slots */
+#define CORE_SESSION_PROBE   8u			/* linear-probe window of the session table */
+#define CORE_FRAMES_PER_TICK 32u		/* APPENDs to one follower in one loop turn */
 
 #ifdef SHIPLOG_SIM_BUGS
 #define CORE_BUG(c, bug) (((c)->cfg.bugs & (bug)) != 0)

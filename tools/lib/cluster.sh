@@ -1,0 +1,208 @@
+# Sourced by tools/demo and the integration suite: a local shiplog cluster on virtual
+# devices (DESIGN.md §9). Needs root (network namespaces).
+#
+# Topology, for a cluster named NAME with N nodes:
+#   netns NAME-br   a bridge br0 joining every link (the "switch")
+#   netns NAME-nI   node I: veth eth0, driven by shiplogd through net_af_packet; the
+#                   kernel has no address on it, shiplogd owns 10.77.0.I
+#   netns NAME-c    the client host: eth0 with 10.77.0.100/24, kernel UDP sockets
+# Bridge-side ends are named nI and c0; netem (loss, duplication, reordering) goes on
+# them. Every process started here is stopped by cluster_down.
+#
+# Variables the caller may set before cluster_setup:
+#   SL_BUILD (build dir, required), SL_DIR (work dir, required), SL_N (3),
+#   SL_CLUSTER_ID (7), SL_POLICY ("all"), SL_DURABILITY (fsync), SL_WAL_MODE (direct),
+#   SL_LCORES (2), SL_EXTRA_CONF (lines appended to every node's file)
+
+SL_N=${SL_N:-3}
+SL_CLUSTER_ID=${SL_CLUSTER_ID:-7}
+SL_POLICY=${SL_POLICY:-all}
+SL_DURABILITY=${SL_DURABILITY:-fsync}
+SL_WAL_MODE=${SL_WAL_MODE:-direct}
+SL_LCORES=${SL_LCORES:-2}
+SL_EXTRA_CONF=${SL_EXTRA_CONF:-}
+SL_NAME=${SL_NAME:-sl$$}
+SL_NET=10.77.0
+
+sl_log() { printf '%s: %s\n' "${SL_WHO:-cluster}" "$*" >&2; }
+
+sl_ns() { echo "$SL_NAME-$1"; }
+
+sl_servers() {
+	local i list=""
+	for i in $(seq 1 "$SL_N"); do
+		list="$list${list:+,}$i=$SL_NET.$i"
+	done
+	echo "$list"
+}
+
+# sl_client CMD...: runs CMD on the client host.
+sl_client() { ip netns exec "$(sl_ns c)" "$@"; }
+
+# sl_ctl ARGS...: shiplogctl against the cluster, from the client host.
+sl_ctl() {
+	sl_client "$SL_BUILD/tools/shiplogctl" --servers "$(sl_servers)" \
+		--cluster-id "$SL_CLUSTER_ID" "$@"
+}
+
+sl_netns_quiet() {
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+	ip netns exec "$1" ip link set lo up
+}
+
+# sl_link NS IFNAME BRIDGE_END: a veth from namespace NS into the bridge.
+sl_link() {
+	local ns=$1 ifname=$2 end=$3 br
+	br=$(sl_ns br)
+	ip link add "$end" netns "$br" type veth peer name "$ifname" netns "$ns" || return 1
+	ip -n "$br" link set "$end" master br0 up || return 1
+	ip -n "$ns" link set "$ifname" up || return 1
+}
+
+sl_net_up() {
+	local i br
+	br=$(sl_ns br)
+	ip netns add "$br" || return 1
+	sl_netns_quiet "$br"
+	# No netfilter on the bridge: it would drop or reassemble malformed IPv4 that the
+	# integration suite sends to see the dataplane count it.
+	ip -n "$br" link add br0 type bridge || return 1
+	ip netns exec "$br" sh -c 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do
+		[ -w "$f" ] && echo 0 >"$f"; done' 2>/dev/null || true
+	ip -n "$br" link set br0 up || return 1
+	for i in $(seq 1 "$SL_N"); do
+		ip netns add "$(sl_ns n$i)" || return 1
+		sl_netns_quiet "$(sl_ns n$i)"
+		sl_link "$(sl_ns n$i)" eth0 "n$i" || return 1
+	done
+	ip netns add "$(sl_ns c)" || return 1
+	sl_netns_quiet "$(sl_ns c)"
+	sl_link "$(sl_ns c)" eth0 c0 || return 1
+	ip -n "$(sl_ns c)" addr add "$SL_NET.100/24" dev eth0 || return 1
+}
+
+sl_conf() {
+	local i=$1 j role=follower
+	[ "$i" -eq 1 ] && role=leader
+	cat <<EOF
+# node $i of a local test cluster (tools/lib/cluster.sh)
+[node]
+id = $i
+data_dir = $SL_DIR/n$i/data
+port = net_af_packet0
+ip = $SL_NET.$i
+idle = sleep
+lcores = $SL_LCORES
+mbufs = 32767
+
+[cluster]
+id = $SL_CLUSTER_ID
+role = $role
+leader = 1
+policy = $SL_POLICY
+durability = $SL_DURABILITY
+EOF
+	for j in $(seq 1 "$SL_N"); do
+		[ "$j" -ne "$i" ] && echo "peer = $j $SL_NET.$j"
+	done
+	cat <<EOF
+
+[wal]
+mode = $SL_WAL_MODE
+segment_mb = 16
+queue_records = 16384
+$SL_EXTRA_CONF
+EOF
+}
+
+sl_eal_args() {
+	local i=$1 lcores=0
+	[ "$SL_LCORES" -eq 2 ] && lcores=0,1
+	echo "-l $lcores --no-pci --no-huge -m 512 --file-prefix $SL_NAME-n$i" \
+		"--vdev=net_af_packet0,iface=eth0 --log-level=*:warning"
+}
+
+# sl_start I: starts node I (its log appends to $SL_DIR/nI/log).
+sl_start() {
+	local i=$1
+	mkdir -p "$SL_DIR/n$i/data"
+	sl_conf "$i" >"$SL_DIR/n$i/shiplogd.ini"
+	# sl_wait_log looks only at what this start writes.
+	stat -c %s "$SL_DIR/n$i/log" >"$SL_DIR/n$i/log.start" 2>/dev/null || echo 0 >"$SL_DIR/n$i/log.start"
+	# shellcheck disable=SC2046
+	ip netns exec "$(sl_ns n$i)" "$SL_BUILD/dataplane/shiplogd" $(sl_eal_args "$i") -- \
+		--config "$SL_DIR/n$i/shiplogd.ini" >>"$SL_DIR/n$i/log" 2>&1 &
+	echo $! >"$SL_DIR/n$i/pid"
+}
+
+sl_pid() { cat "$SL_DIR/n$1/pid" 2>/dev/null; }
+
+sl_alive() { local p; p=$(sl_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+# sl_wait_log I PATTERN SECONDS: waits for PATTERN in what node I logged since its start.
+sl_wait_log() {
+	local i=$1 pat=$2 t=$(($3 * 10))
+	while [ $t -gt 0 ]; do
+		tail -c +$(($(cat "$SL_DIR/n$i/log.start") + 1)) "$SL_DIR/n$i/log" 2>/dev/null |
+			grep -q -- "$pat" && return 0
+		sl_alive "$i" || { sl_log "node $i exited"; tail -n 20 "$SL_DIR/n$i/log" >&2; return 1; }
+		sleep 0.1
+		t=$((t - 1))
+	done
+	sl_log "node $i: no '$pat' within $3 s"
+	tail -n 20 "$SL_DIR/n$i/log" >&2
+	return 1
+}
+
+# sl_stop I [SIGNAL]: stops node I (TERM by default) and waits for it.
+sl_stop() {
+	local i=$1 sig=${2:-TERM} p t=100
+	p=$(sl_pid "$i") || return 0
+	[ -n "$p" ] || return 0
+	kill -"$sig" "$p" 2>/dev/null
+	while kill -0 "$p" 2>/dev/null && [ $t -gt 0 ]; do
+		sleep 0.1
+		t=$((t - 1))
+	done
+	if kill -0 "$p" 2>/dev/null; then
+		sl_log "node $i did not stop on $sig; killing it"
+		kill -KILL "$p" 2>/dev/null
+	fi
+	wait "$p" 2>/dev/null
+	local rc=$?
+	rm -f "$SL_DIR/n$i/pid"
+	return $rc
+}
+
+# sl_telemetry I COMMAND: one DPDK telemetry query to node I, JSON on stdout.
+sl_telemetry() {
+	python3 "$SL_TOOLS/lib/telemetry.py" "/var/run/dpdk/$SL_NAME-n$1/dpdk_telemetry.v2" "$2"
+}
+
+sl_up() {
+	local i
+	[ -n "${SL_BUILD:-}" ] && [ -n "${SL_DIR:-}" ] || { sl_log "SL_BUILD and SL_DIR must be set"; return 1; }
+	SL_TOOLS=${SL_TOOLS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+	mkdir -p "$SL_DIR"
+	sl_net_up || { sl_log "network set-up failed"; return 1; }
+	for i in $(seq 1 "$SL_N"); do
+		sl_start "$i"
+	done
+	for i in $(seq 1 "$SL_N"); do
+		sl_wait_log "$i" "role " 30 || return 1
+	done
+}
+
+sl_down() {
+	local i
+	for i in $(seq 1 "$SL_N"); do
+		sl_stop "$i" TERM || true
+	done
+	for i in $(seq 1 "$SL_N"); do
+		ip netns del "$(sl_ns "n$i")" 2>/dev/null || true
+	done
+	ip netns del "$(sl_ns c)" 2>/dev/null || true
+	ip netns del "$(sl_ns br)" 2>/dev/null || true
+	rm -rf "/var/run/dpdk/$SL_NAME"-n* 2>/dev/null || true
+}
