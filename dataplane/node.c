@@ -31,6 +31,12 @@
 #define NODE_SNAPSHOT_NS  10000000ull
 #define NODE_MSG_BATCH	  64u
 
+void node_fail(struct node *n)
+{
+	atomic_store(&n->failed, true);
+	atomic_store(&n->stop, true);
+}
+
 uint64_t node_now_ns(void)
 {
 	struct timespec ts;
@@ -469,7 +475,7 @@ static void node_exec(struct node *n, const struct sl_action *a)
 		if (node_sync_request(n) < 0) {
 			fprintf(stderr, "shiplogd[%u]: truncation failed: stopping\n",
 				n->cfg.node_id);
-			atomic_store(&n->stop, true);
+			node_fail(n);
 		}
 		break;
 	case SL_ACT_WAL_READ:
@@ -674,7 +680,9 @@ static void node_rx_udp(struct node *n, struct port *p, struct rte_mbuf *m,
 static void node_rx_arp(struct node *n, struct port *p, struct rte_mbuf *m,
 			const struct net_pkt *pk)
 {
-	net_neigh_learn(&n->neigh, pk->src_ip, pk->src_mac, p->index, n->now_ns);
+	/* Someone announcing our own address is not a neighbour to send to. */
+	if (pk->src_ip != p->local.ip)
+		net_neigh_learn(&n->neigh, pk->src_ip, pk->src_mac, p->index, n->now_ns);
 	if (pk->kind == NET_PKT_ARP_REQUEST) {
 		/* Answer in the request's own mbuf: it is big enough and ours. */
 		uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
@@ -815,7 +823,6 @@ static void node_read_done(struct node *n, const struct node_msg *m)
 							NODE_H_READBUF | idx };
 		off += sz;
 	}
-	n->net.ctl_bytes_copied += off;
 	n->readbuf_refs[idx] = i;
 	ev.u.wal.node = m->d;
 	ev.u.wal.recs = n->wal_refs;
@@ -1001,8 +1008,10 @@ int node_net_init(struct node *n)
 	for (unsigned i = 0; i < n->cfg.n_peers; i++) {
 		const struct cfg_peer *p = &n->cfg.peers[i];
 
-		if (p->has_mac)
-			net_neigh_add_static(&n->neigh, p->ip, p->mac, p->port);
+		if (p->has_mac && net_neigh_add_static(&n->neigh, p->ip, p->mac, p->port) < 0) {
+			fprintf(stderr, "shiplogd: peer %u: its MAC cannot be used\n", p->id);
+			return -EINVAL;
+		}
 	}
 	n->last_commit = sl_core_commit_lsn(n->core);
 	if (n->cfg.fault_loss_ppm || n->cfg.fault_dup_ppm || n->cfg.fault_reorder_ppm)
@@ -1057,5 +1066,11 @@ int node_net_start(struct node *n)
 	}
 	n->now_ns = ev.now_ns;
 	node_step(n, &ev);
-	return n->net.core_errors ? -EINVAL : 0;
+	if (n->net.core_errors) {
+		fprintf(stderr, "shiplogd[%u]: the replication core refused the starting role\n",
+			n->cfg.node_id);
+		node_fail(n);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -173,6 +173,7 @@ struct node {
 	uint32_t n_held, cap_held;
 	uint64_t held_hint;
 	uint64_t sent_flushed;
+	uint64_t persist_turns;
 	struct node_persist_stats per;
 
 	struct node_sync sync;
@@ -181,12 +182,15 @@ struct node {
 	atomic_uint wal_seq; /* odd while the persistence lcore writes wal_snap */
 	struct node_wal_snapshot wal_snap;
 	uint64_t next_wal_snapshot_ns;
-	atomic_bool stop;	  /* SIGTERM/SIGINT */
+	atomic_bool stop;	  /* SIGTERM/SIGINT, or a failure */
+	atomic_bool failed;	  /* the node stopped on a failure: exit status 1 */
 	atomic_bool persist_done; /* the persistence loop has closed the WAL */
 	bool single_lcore;
 };
 
 uint64_t node_now_ns(void);
+/* Stops the node for a failure (the exit status says so). */
+void node_fail(struct node *n);
 
 /* Network lcore (node.c). */
 int node_net_init(struct node *n);

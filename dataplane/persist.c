@@ -67,7 +67,7 @@ static void persist_fail(struct node *n, int rc, const char *what)
 	if (!atomic_load(&n->stop))
 		fprintf(stderr, "shiplogd[%u]: WAL %s failed: %s; stopping the node\n",
 			n->cfg.node_id, what, strerror(-rc));
-	atomic_store(&n->stop, true);
+	node_fail(n);
 }
 
 /* Appends what is held. false when the WAL's queue is full (try again later). */
@@ -239,9 +239,14 @@ void node_persist_iteration(struct node *n, bool *busy)
 	persist_report(n);
 	if (got)
 		*busy = true;
-	if (n->now_ns >= n->next_wal_snapshot_ns) {
-		node_wal_snapshot_publish(n);
-		n->next_wal_snapshot_ns = n->now_ns + 10000000ull;
+	if (++n->persist_turns % 64 == 0) {
+		/* Its own clock: now_ns belongs to the network lcore. */
+		uint64_t now = node_now_ns();
+
+		if (now >= n->next_wal_snapshot_ns) {
+			node_wal_snapshot_publish(n);
+			n->next_wal_snapshot_ns = now + 10000000ull;
+		}
 	}
 }
 

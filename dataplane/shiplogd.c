@@ -221,11 +221,16 @@ int main(int argc, char **argv)
 	int dash = argc, rc, eal;
 	bool print = false;
 
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
 		if (strcmp(argv[i], "--") == 0) {
 			dash = i;
 			break;
 		}
+	}
 	if (load_config(&n->cfg, argc - dash - 1 > 0 ? argc - dash - 1 : 0, argv + dash + 1,
 			&print) < 0)
 		return 2;
@@ -277,5 +282,5 @@ int main(int argc, char **argv)
 	if (n->core)
 		node_net_fini(n);
 	rte_eal_cleanup();
-	return rc == 0 && n->per.wal_errors == 0 ? 0 : 1;
+	return rc == 0 && !atomic_load(&n->failed) ? 0 : 1;
 }

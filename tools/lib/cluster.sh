@@ -6,8 +6,9 @@
 #   netns NAME-nI   node I: veth eth0, driven by shiplogd through net_af_packet; the
 #                   kernel has no address on it, shiplogd owns 10.77.0.I
 #   netns NAME-c    the client host: eth0 with 10.77.0.100/24, kernel UDP sockets
-# Bridge-side ends are named nI and c0; netem (loss, duplication, reordering) goes on
-# them. Every process started here is stopped by cluster_down.
+# Bridge-side ends are named nI and c0 (a link is cut by setting one down). Loss,
+# duplication and reordering come from shiplogd's [fault] knobs. Every process started
+# here is stopped by sl_down.
 #
 # Variables the caller may set before cluster_setup:
 #   SL_BUILD (build dir, required), SL_DIR (work dir, required), SL_N (3),
