@@ -278,6 +278,7 @@ int main(int argc, char **argv)
 		       ", flushed %" PRIu64 ", commit %" PRIu64 ", applied %" PRIu64 "\n",
 		       n->cfg.node_id, sl_role_name(s->role), s->epoch, s->last_lsn, s->flushed_lsn,
 		       s->commit_lsn, s->applied_lsn);
+		fflush(stdout); /* before the EAL's clean-up, whatever it does */
 	}
 	if (n->core)
 		node_net_fini(n);

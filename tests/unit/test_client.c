@@ -31,7 +31,7 @@
 #define SEEN_MAX   64
 #define KV_MAX	   32
 #define JUNK_LSN   666u /* every junk answer carries it: the one taken must not */
-#define ATTEMPT_MS 30u
+#define ATTEMPT_MS 150u /* generous: a loaded CI machine must not look like loss */
 
 static const struct sl_auth_key key_a = { .bytes = "0123456789abcdef0123456789abcdef" };
 static const struct sl_auth_key key_b = { .bytes = "fedcba9876543210fedcba9876543210" };
@@ -707,7 +707,7 @@ static void test_first_node_option(void **state)
 static void test_late_answer_not_ours(void **state)
 {
 	static const struct fs_step script[] = {
-		{ .act = FS_REPLY, .status = SL_ST_OK, .lsn = 1, .delay_ms = 80 },
+		{ .act = FS_REPLY, .status = SL_ST_OK, .lsn = 1, .delay_ms = 2 * ATTEMPT_MS + 20 },
 	};
 	static const struct fs_step then = OK_STEP(2);
 	struct fake f;

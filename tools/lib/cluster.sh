@@ -158,7 +158,7 @@ sl_wait_log() {
 
 # sl_stop I [SIGNAL]: stops node I (TERM by default) and waits for it.
 sl_stop() {
-	local i=$1 sig=${2:-TERM} p t=100
+	local i=$1 sig=${2:-TERM} p t=300
 	p=$(sl_pid "$i") || return 0
 	[ -n "$p" ] || return 0
 	kill -"$sig" "$p" 2>/dev/null
@@ -168,6 +168,9 @@ sl_stop() {
 	done
 	if kill -0 "$p" 2>/dev/null; then
 		sl_log "node $i did not stop on $sig; killing it"
+		# Where it hung, for the log (when gdb is there).
+		command -v gdb >/dev/null &&
+			timeout 20 gdb -batch -p "$p" -ex "thread apply all bt" >>"$SL_DIR/n$i/log" 2>&1
 		kill -KILL "$p" 2>/dev/null
 	fi
 	wait "$p" 2>/dev/null
