@@ -305,7 +305,7 @@ static void node_send(struct node *n, const struct sl_action *a)
 		f = rte_pktmbuf_mtod_offset(m, uint8_t *, NET_HDRS_LEN);
 		sl_frame_hdr_write(f, &fh);
 		sl_append_hdr_write(f + SL_FRAME_HDR_LEN, &a->u.send.hdr.append);
-		sl_frame_seal(f, iov, iovcnt, n->has_key ? &n->key : NULL);
+		sl_frame_seal(f, iov, iovcnt, n->expect.key);
 	} else {
 		uint32_t len = SL_FRAME_HDR_LEN + sl_frame_type_hdr_len(fh.type);
 
@@ -313,8 +313,7 @@ static void node_send(struct node *n, const struct sl_action *a)
 		if (!m)
 			return;
 		f = rte_pktmbuf_mtod_offset(m, uint8_t *, NET_HDRS_LEN);
-		if (sl_frame_encode(f, len, &fh, &a->u.send.hdr, NULL, 0,
-				    n->has_key ? &n->key : NULL) == 0) {
+		if (sl_frame_encode(f, len, &fh, &a->u.send.hdr, NULL, 0, n->expect.key) == 0) {
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -360,7 +359,7 @@ static void node_reply_to(struct node *n, uint64_t ctx, const struct sl_client_r
 	if (!m)
 		return;
 	if (sl_frame_encode(rte_pktmbuf_mtod_offset(m, uint8_t *, NET_HDRS_LEN), len, &fh, r, val,
-			    r->val_len, n->has_key ? &n->key : NULL) == 0) {
+			    r->val_len, n->expect.key) == 0) {
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -719,8 +718,8 @@ static uint32_t node_fault_draw(struct node *n)
 static void node_rx(struct node *n, struct port *p, struct rte_mbuf *m);
 
 /* true when the fault took the datagram (dropped or held back); a duplicate is
- * delivered here and the original goes on. */
-static bool node_fault(struct node *n, struct port *p, struct rte_mbuf **m)
+ * delivered here and the original goes on. A copy parses as its original: pk serves. */
+static bool node_fault(struct node *n, struct port *p, struct rte_mbuf *m, const struct net_pkt *pk)
 {
 	const struct cfg *c = &n->cfg;
 	uint32_t r = node_fault_draw(n);
@@ -728,29 +727,24 @@ static bool node_fault(struct node *n, struct port *p, struct rte_mbuf **m)
 
 	if (r < c->fault_loss_ppm) {
 		n->net.fault_dropped++;
-		rte_pktmbuf_free(*m);
+		rte_pktmbuf_free(m);
 		return true;
 	}
 	r -= c->fault_loss_ppm;
 	if (r < c->fault_dup_ppm) {
-		dup = rte_pktmbuf_copy(*m, n->pool, 0, UINT32_MAX);
+		dup = rte_pktmbuf_copy(m, n->pool, 0, UINT32_MAX);
 		if (dup) {
-			struct net_pkt pk;
-
 			n->net.fault_duplicated++;
-			if (net_pkt_parse(rte_pktmbuf_mtod(dup, uint8_t *), dup->data_len,
-					  &p->local, &pk) < 0)
-				node_rx_udp(n, p, dup, &pk);
-			else
-				rte_pktmbuf_free(dup);
+			node_rx_udp(n, p, dup, pk);
 		}
 		return false;
 	}
 	r -= c->fault_dup_ppm;
 	if (r < c->fault_reorder_ppm && !n->fault_held) {
 		n->net.fault_reordered++;
-		n->fault_held = *m;
+		n->fault_held = m;
 		n->fault_held_port = p;
+		n->fault_held_pkt = *pk;
 		return true;
 	}
 	return false;
@@ -760,14 +754,9 @@ static bool node_fault(struct node *n, struct port *p, struct rte_mbuf **m)
 static void node_fault_release(struct node *n)
 {
 	struct rte_mbuf *m = n->fault_held;
-	struct net_pkt pk;
 
 	n->fault_held = NULL;
-	if (net_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &n->fault_held_port->local,
-			  &pk) < 0)
-		node_rx_udp(n, n->fault_held_port, m, &pk);
-	else
-		rte_pktmbuf_free(m);
+	node_rx_udp(n, n->fault_held_port, m, &n->fault_held_pkt);
 }
 
 static void node_rx(struct node *n, struct port *p, struct rte_mbuf *m)
@@ -778,7 +767,7 @@ static void node_rx(struct node *n, struct port *p, struct rte_mbuf *m)
 	n->net.rx_pkts++;
 	if (unlikely(m->nb_segs > 1)) {
 		/* Mbufs hold a whole frame at the configured MTU: a chain is oversized. */
-		n->net.drops.count[NET_DROP_IP_LENGTH]++;
+		n->net.rx_oversized++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -792,7 +781,7 @@ static void node_rx(struct node *n, struct port *p, struct rte_mbuf *m)
 		node_rx_arp(n, p, m, &pk);
 		return;
 	}
-	if (unlikely(n->fault_rng) && node_fault(n, p, &m))
+	if (unlikely(n->fault_rng) && node_fault(n, p, m, &pk))
 		return;
 	node_rx_udp(n, p, m, &pk);
 }
@@ -888,21 +877,22 @@ void node_net_iteration(struct node *n, bool *busy)
 	}
 }
 
-static void node_idle(struct node *n, unsigned *idle_rounds)
+bool node_idle(const struct cfg *c, unsigned *idle_rounds, bool busy)
 {
 	uint32_t us;
 
-	if (n->cfg.idle == CFG_IDLE_BUSY)
-		return;
+	if (busy || c->idle == CFG_IDLE_BUSY) {
+		*idle_rounds = 0;
+		return false;
+	}
 	/* Back off from 1 us to idle_sleep_us while nothing arrives (DESIGN.md §9). */
 	us = *idle_rounds < 16 ? 0 : 1u << (*idle_rounds < 26 ? *idle_rounds - 16 : 10);
-	if (us > n->cfg.idle_sleep_us)
-		us = n->cfg.idle_sleep_us;
+	if (us > c->idle_sleep_us)
+		us = c->idle_sleep_us;
 	(*idle_rounds)++;
-	if (us) {
-		n->net.idle_sleeps++;
+	if (us)
 		rte_delay_us_sleep(us);
-	}
+	return us != 0;
 }
 
 int node_net_loop(void *arg)
@@ -916,10 +906,8 @@ int node_net_loop(void *arg)
 		node_net_iteration(n, &busy);
 		if (n->single_lcore)
 			node_persist_iteration(n, &busy);
-		if (busy)
-			idle_rounds = 0;
-		else
-			node_idle(n, &idle_rounds);
+		if (node_idle(&n->cfg, &idle_rounds, busy))
+			n->net.idle_sleeps++;
 	}
 	return 0;
 }
@@ -1002,7 +990,7 @@ int node_net_init(struct node *n)
 					      .node_id = n->cfg.node_id,
 					      .min_epoch = sl_core_epoch(n->core),
 					      .limits = n->cfg.limits,
-					      .key = n->has_key ? &n->key : NULL,
+					      .key = n->cfg.has_key ? &n->cfg.key : NULL,
 					      .check_record_crc = 1 };
 	net_neigh_init(&n->neigh);
 	for (unsigned i = 0; i < n->cfg.n_peers; i++) {

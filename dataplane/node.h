@@ -83,6 +83,7 @@ struct node_sync {
 /* Counters of the network lcore (DESIGN.md §8). */
 struct node_net_stats {
 	uint64_t rx_pkts;
+	uint64_t rx_oversized; /* frames over the configured MTU (chained mbufs): dropped */
 	uint64_t tx_pkts;
 	uint64_t tx_dropped; /* the port's queue was full: the core retransmits */
 	uint64_t no_route;   /* a frame for a node without a resolved MAC (ARP asked) */
@@ -135,8 +136,6 @@ struct node_wal_snapshot {
 
 struct node {
 	struct cfg cfg;
-	struct sl_auth_key key;
-	bool has_key;
 	uint8_t n_ports;
 	struct port ports[CFG_PORTS_MAX];
 	struct rte_mempool *pool;     /* direct mbufs: receive and headers */
@@ -162,6 +161,7 @@ struct node {
 	uint64_t fault_rng;	     /* [fault]: xorshift state; 0 when no fault is set */
 	struct rte_mbuf *fault_held; /* a datagram held back to reorder it */
 	struct port *fault_held_port;
+	struct net_pkt fault_held_pkt;
 	struct node_net_stats net;
 
 	/* persistence lcore */
@@ -189,6 +189,8 @@ struct node {
 };
 
 uint64_t node_now_ns(void);
+/* One idle back-off step of a loop (both lcores' loops): true when it slept. */
+bool node_idle(const struct cfg *c, unsigned *idle_rounds, bool busy);
 /* Stops the node for a failure (the exit status says so). */
 void node_fail(struct node *n);
 

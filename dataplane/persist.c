@@ -260,12 +260,7 @@ int node_persist_loop(void *arg)
 		bool busy = false;
 
 		node_persist_iteration(n, &busy);
-		if (busy || n->cfg.idle == CFG_IDLE_BUSY) {
-			idle = 0;
-			continue;
-		}
-		if (++idle > 64)
-			rte_delay_us_sleep(idle > 1024 ? 50 : 5);
+		node_idle(&n->cfg, &idle, busy);
 	}
 	return 0;
 }

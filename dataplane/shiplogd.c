@@ -17,6 +17,8 @@
 #include "node.h"
 
 #define SHIPLOGD_OVERRIDES_MAX 64
+#define SHIPLOGD_RX_DESC       1024u
+#define SHIPLOGD_TX_DESC       1024u
 
 static struct node the_node;
 
@@ -133,17 +135,22 @@ static int make_pools(struct node *n)
 {
 	const struct cfg *c = &n->cfg;
 	unsigned socket = rte_socket_id();
-	uint32_t mbufs = c->mbufs;
+	uint32_t mbufs = c->mbufs, ind;
 	uint16_t room =
 		(uint16_t)(RTE_PKTMBUF_HEADROOM + RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_DATAROOM,
 							  c->mtu + NET_ETH_HDR_LEN + 64u));
 
 	/* Records held by the core's ring and the WAL's queue, plus what the ports hold. */
 	if (mbufs == 0)
-		mbufs = 2 * c->ring_records + c->queue_records + 4096u * c->n_ports + 8192;
+		mbufs = 2 * c->ring_records + c->queue_records +
+			(SHIPLOGD_RX_DESC + SHIPLOGD_TX_DESC) * 2 * c->n_ports + 8192;
 	n->pool = rte_pktmbuf_pool_create("sl_pool", mbufs, 256, 0, room, (int)socket);
-	n->ind_pool = rte_pktmbuf_pool_create(
-		"sl_ind", 2 * c->window_records * SL_NODE_MAX / 4 + 8192, 256, 0, 0, (int)socket);
+	/* An indirect mbuf lives from an APPEND's build until its port has sent it: per
+	 * port, what the tx ring (a descriptor per segment) and the tx buffer (32 frames
+	 * of at most one segment per record) hold; twice that for frames being built.
+	 * Running out costs a frame (no_mbuf), which the core retransmits. */
+	ind = 2 * c->n_ports * (SHIPLOGD_TX_DESC + 32 * (c->mtu / SL_REC_HDR_LEN + 2));
+	n->ind_pool = rte_pktmbuf_pool_create("sl_ind", ind, 256, 0, 0, (int)socket);
 	n->ctl_pool = rte_pktmbuf_pool_create("sl_ctl", 1023, 0, 0, 256, (int)socket);
 	n->to_persist = rte_ring_create_elem(
 		"sl_to_persist", sizeof(struct node_msg),
@@ -163,7 +170,8 @@ static int open_ports(struct node *n)
 {
 	for (unsigned i = 0; i < n->cfg.n_ports; i++) {
 		struct port *p = &n->ports[i];
-		int rc = port_open(p, n->cfg.ports[i], (uint8_t)i, n->pool, n->cfg.mtu, 1024, 1024);
+		int rc = port_open(p, n->cfg.ports[i], (uint8_t)i, n->pool, n->cfg.mtu,
+				   SHIPLOGD_RX_DESC, SHIPLOGD_TX_DESC);
 
 		if (rc < 0)
 			return rc;
@@ -242,8 +250,6 @@ int main(int argc, char **argv)
 		fputs(text, stdout);
 		return 0;
 	}
-	n->key = n->cfg.key;
-	n->has_key = n->cfg.has_key;
 	eal = rte_eal_init(dash, argv);
 	if (eal < 0) {
 		fprintf(stderr, "shiplogd: EAL: %s\n", rte_strerror(rte_errno));

@@ -115,6 +115,7 @@ static void tele_net(struct rte_tel_data *d, const struct node_net_snapshot *s)
 	uint64_t recs = t->records_in ? t->records_in : 1;
 
 	ADD(d, t, rx_pkts);
+	ADD(d, t, rx_oversized);
 	ADD(d, t, tx_pkts);
 	rte_tel_data_add_dict_u64(d, "tx_dropped", s->tx_dropped);
 	ADD(d, t, no_route);

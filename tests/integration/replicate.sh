@@ -21,6 +21,8 @@ print(f"leader: {s['client_writes']} writes, {s['bytes_zero_copy']} bytes by ref
 assert s["client_writes"] >= 100000, "fewer writes than sent"
 assert s["bytes_copied"] == 0, "record bytes were copied on the hot path"
 assert s["bytes_zero_copy"] > 0, "nothing was sent by reference"
+# The pools are sized from the configuration: none may run dry under this load.
+assert s["no_mbuf"] == 0, f"mbuf allocations failed: {s['no_mbuf']}"
 PY
 probes=$(readelf -n "$SL_BUILD/dataplane/shiplogd" | grep -c 'Name: ')
 for p in request persisted follower_ack commit reply; do

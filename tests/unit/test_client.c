@@ -337,6 +337,22 @@ static void fake_stop(struct fake *f)
 	close(f->fd);
 }
 
+/* Nodes 1 and 2, each with its script, both serving. */
+static void fakes_start2(struct fake f[2], const struct fs_step *a, size_t na,
+			 const struct fs_step *b, size_t nb)
+{
+	fake_init(&f[0], 1, a, na);
+	fake_init(&f[1], 2, b, nb);
+	fake_start(&f[0]);
+	fake_start(&f[1]);
+}
+
+static void fakes_stop2(struct fake f[2])
+{
+	fake_stop(&f[0]);
+	fake_stop(&f[1]);
+}
+
 /* ---- helpers ------------------------------------------------------------------------ */
 
 static struct sl_client_server g_srv[4];
@@ -474,10 +490,7 @@ static void test_not_leader_hint_followed(void **state)
 	struct sl_client_result r;
 
 	(void)state;
-	fake_init(&f[0], 1, a_script, 1);
-	fake_init(&f[1], 2, b_script, 2);
-	fake_start(&f[0]);
-	fake_start(&f[1]);
+	fakes_start2(f, a_script, 1, b_script, 2);
 	o = opts_for(f, 2);
 	c = open_with(&o);
 	assert_int_equal(sl_client_leader(c), 1);
@@ -492,8 +505,7 @@ static void test_not_leader_hint_followed(void **state)
 	assert_int_equal(put(c, "k2", "v", &r), 0);
 	assert_int_equal(r.node_id, 2);
 	assert_int_equal(r.attempts, 1);
-	fake_stop(&f[0]);
-	fake_stop(&f[1]);
+	fakes_stop2(f);
 	assert_int_equal(f[0].n_seen, 1);
 	assert_int_equal(f[1].n_seen, 2);
 	assert_true(f[0].seen[0].req.seq == 1 && f[1].seen[0].req.seq == 1);
@@ -515,15 +527,11 @@ static void test_not_leader_no_hint_rotates(void **state)
 	struct sl_client_result r;
 
 	(void)state;
-	fake_init(&f[0], 1, a_script, 1);
-	fake_init(&f[1], 2, b_script, 1);
-	fake_start(&f[0]);
-	fake_start(&f[1]);
+	fakes_start2(f, a_script, 1, b_script, 1);
 	o = opts_for(f, 2);
 	c = open_with(&o);
 	assert_int_equal(put(c, "k", "v", &r), 0);
-	fake_stop(&f[0]);
-	fake_stop(&f[1]);
+	fakes_stop2(f);
 	assert_int_equal(r.node_id, 2);
 	assert_true(r.lsn == 9);
 	assert_int_equal(f[1].n_seen, 1);
@@ -556,8 +564,7 @@ static void test_not_leader_ping_pong_bounded(void **state)
 	o.deadline_ms = 300;
 	c = open_with(&o);
 	assert_int_equal(put(c, "k", "v", &r), -ETIMEDOUT);
-	fake_stop(&f[0]);
-	fake_stop(&f[1]);
+	fakes_stop2(f);
 	assert_int_equal(r.status, SL_ST_NOT_LEADER);
 	assert_true(r.leader_hint == 1 || r.leader_hint == 2);
 	/* 1+2+...+64 ms of backoff, then 64 ms steps: well under 30 in 300 ms. */
@@ -656,15 +663,11 @@ static void test_silent_server_rotates(void **state)
 	struct sl_client_stats s;
 
 	(void)state;
-	fake_init(&f[0], 1, NULL, 0);
-	fake_init(&f[1], 2, b_script, 1);
-	fake_start(&f[0]);
-	fake_start(&f[1]);
+	fakes_start2(f, NULL, 0, b_script, 1);
 	o = opts_for(f, 2);
 	c = open_with(&o);
 	assert_int_equal(put(c, "k", "v", &r), 0);
-	fake_stop(&f[0]);
-	fake_stop(&f[1]);
+	fakes_stop2(f);
 	assert_int_equal(r.node_id, 2);
 	assert_int_equal(r.attempts, SL_CLIENT_TRIES_PER_SERVER_DEFAULT + 1);
 	assert_int_equal(f[0].n_seen, SL_CLIENT_TRIES_PER_SERVER_DEFAULT);
@@ -684,16 +687,12 @@ static void test_first_node_option(void **state)
 	struct sl_client_result r;
 
 	(void)state;
-	fake_init(&f[0], 1, NULL, 0);
-	fake_init(&f[1], 2, b_script, 1);
-	fake_start(&f[0]);
-	fake_start(&f[1]);
+	fakes_start2(f, NULL, 0, b_script, 1);
 	o = opts_for(f, 2);
 	o.first_node = 2;
 	c = open_with(&o);
 	assert_int_equal(put(c, "k", "v", &r), 0);
-	fake_stop(&f[0]);
-	fake_stop(&f[1]);
+	fakes_stop2(f);
 	assert_int_equal(r.attempts, 1);
 	assert_int_equal(f[0].n_seen, 0);
 	sl_client_close(c);
@@ -858,18 +857,14 @@ static void test_get_follower_node(void **state)
 	char buf[4];
 
 	(void)state;
-	fake_init(&f[0], 1, NULL, 0);
-	fake_init(&f[1], 2, b_script, 1);
-	fake_start(&f[0]);
-	fake_start(&f[1]);
+	fakes_start2(f, NULL, 0, b_script, 1);
 	o = opts_for(f, 2);
 	c = open_with(&o);
 	assert_int_equal(sl_client_get(c, "k", 1, &bad, buf, sizeof(buf), &r), -ENOENT);
 	assert_int_equal(sl_client_get(c, "k", 1, &go, buf, sizeof(buf), &r), 0);
 	assert_int_equal(r.node_id, 2);
 	assert_int_equal(sl_client_leader(c), 1); /* a follower read does not move the leader */
-	fake_stop(&f[0]);
-	fake_stop(&f[1]);
+	fakes_stop2(f);
 	assert_int_equal(f[0].n_seen, 0);
 	assert_int_equal(f[1].seen[0].dst_node, 2);
 	sl_client_close(c);
