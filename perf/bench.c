@@ -18,6 +18,8 @@
 
 #include <shiplog/client.h>
 
+#include "benchlib.h"
+
 /*
  * Each of --clients slots is one virtual client with its own client_id and one request
  * outstanding (closed loop per slot): the server's deduplication on (client_id, seq)
@@ -101,19 +103,6 @@ static void usage(FILE *f)
 		"2 on a usage error.\n");
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct bench_opts *o)
 {
 	static const struct option lo[] = {
@@ -146,15 +135,15 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			}
 			break;
 		case 'c':
-			bad |= parse_u64(optarg, 1, UINT32_MAX, &v) < 0;
+			bad |= bench_parse_u64(optarg, 1, UINT32_MAX, &v) < 0;
 			o->cluster_id = (uint32_t)v;
 			break;
 		case 'n':
-			bad |= parse_u64(optarg, 1, BENCH_SLOTS_MAX, &v) < 0;
+			bad |= bench_parse_u64(optarg, 1, BENCH_SLOTS_MAX, &v) < 0;
 			o->clients = (unsigned)v;
 			break;
 		case 'o':
-			bad |= parse_u64(optarg, 1, 100000000, &o->ops) < 0;
+			bad |= bench_parse_u64(optarg, 1, 100000000, &o->ops) < 0;
 			break;
 		case 'd':
 			o->duration_s = atof(optarg);
@@ -165,7 +154,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			bad |= o->rate <= 0;
 			break;
 		case 'v':
-			bad |= parse_u64(optarg, 0, 1024, &v) < 0;
+			bad |= bench_parse_u64(optarg, 0, 1024, &v) < 0;
 			o->value_size = (uint32_t)v;
 			break;
 		case 'k':
@@ -180,18 +169,18 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			o->acked_path = optarg;
 			break;
 		case 'R':
-			bad |= parse_u64(optarg, 1, 60000, &v) < 0;
+			bad |= bench_parse_u64(optarg, 1, 60000, &v) < 0;
 			o->retry_ms = (uint32_t)v;
 			break;
 		case 'D':
-			bad |= parse_u64(optarg, 1, 3600000, &v) < 0;
+			bad |= bench_parse_u64(optarg, 1, 3600000, &v) < 0;
 			o->deadline_ms = (uint32_t)v;
 			break;
 		case 'j':
 			o->json = true;
 			break;
 		case 'K':
-			bad |= parse_u64(optarg, 1, UINT64_MAX, &o->keys) < 0;
+			bad |= bench_parse_u64(optarg, 1, UINT64_MAX, &o->keys) < 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -256,20 +245,11 @@ static void bench_done(struct bench *b, struct slot *s, const struct sl_client_r
 	s->busy = false;
 }
 
-static int server_index(const struct bench *b, uint16_t node)
-{
-	for (size_t i = 0; i < b->o.n_servers; i++)
-		if (b->o.servers[i].node_id == node)
-			return (int)i;
-	return -1;
-}
-
 static void bench_answer(struct bench *b, const uint8_t *buf, size_t len)
 {
 	struct sl_client_answer a;
 	struct slot *s;
 	uint64_t idx;
-	int si;
 
 	if (sl_client_decode_resp(&b->codec, buf, len, &a) != SL_OK) {
 		b->ignored++;
@@ -287,8 +267,9 @@ static void bench_answer(struct bench *b, const uint8_t *buf, size_t len)
 		return;
 	case SL_ST_NOT_LEADER:
 		b->not_leader++;
-		si = server_index(b, a.resp.leader_hint);
-		b->leader = (uint16_t)(si >= 0 ? si : (b->leader + 1) % (int)b->o.n_servers);
+		b->leader = (uint16_t)bench_leader_after(
+			&b->o.servers[0].node_id, sizeof(b->o.servers[0]), (unsigned)b->o.n_servers,
+			b->leader, a.resp.leader_hint);
 		bench_send(b, s);
 		return;
 	case SL_ST_BUSY:
@@ -368,43 +349,26 @@ static void bench_loop(struct bench *b)
 	}
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct_us(const struct bench *b, double p)
-{
-	uint64_t i;
-
-	if (b->n_lat == 0)
-		return 0;
-	i = (uint64_t)(p / 100.0 * (double)(b->n_lat - 1) + 0.5);
-	return (double)b->lat_ns[i] / 1000.0;
-}
-
 static void bench_report(struct bench *b, double secs)
 {
-	double tput = secs > 0 ? (double)b->n_lat / secs : 0;
+	struct bench_result r = { .acked = b->n_lat,
+				  .failed = b->failed,
+				  .retransmits = b->retransmits,
+				  .not_leader = b->not_leader,
+				  .busy = b->busy,
+				  .ignored = b->ignored,
+				  .seconds = secs,
+				  .us_decimals = 1 };
 
-	qsort(b->lat_ns, b->n_lat, sizeof(b->lat_ns[0]), cmp_u64);
+	bench_latencies(b->lat_ns, b->n_lat, 1e9, &r);
 	if (b->o.json) {
-		printf("{\"acked\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"seconds\":%.3f,"
-		       "\"ops_per_s\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
-		       "\"p999_us\":%.1f,\"max_us\":%.1f,\"retransmits\":%" PRIu64
-		       ",\"not_leader\":%" PRIu64 ",\"busy\":%" PRIu64 ",\"ignored\":%" PRIu64
-		       ",\"clients\":%u,\"value_size\":%u,\"rate\":%.1f}\n",
-		       b->n_lat, b->failed, secs, tput, pct_us(b, 50), pct_us(b, 90), pct_us(b, 99),
-		       pct_us(b, 99.9), pct_us(b, 100), b->retransmits, b->not_leader, b->busy,
-		       b->ignored, b->o.clients, b->o.value_size, b->o.rate);
+		printf("{");
+		bench_print_json(&r);
+		printf(",\"clients\":%u,\"value_size\":%u,\"rate\":%.1f}\n", b->o.clients,
+		       b->o.value_size, b->o.rate);
 		return;
 	}
-	printf("writes acknowledged %" PRIu64 ", failed %" PRIu64 " in %.2f s: %.0f writes/s\n",
-	       b->n_lat, b->failed, secs, tput);
-	printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", pct_us(b, 50),
-	       pct_us(b, 90), pct_us(b, 99), pct_us(b, 99.9), pct_us(b, 100));
+	bench_print_text(&r, "writes acknowledged", " writes/s");
 	printf("retransmits %" PRIu64 ", not_leader %" PRIu64 ", busy %" PRIu64
 	       ", ignored datagrams %" PRIu64 "\n",
 	       b->retransmits, b->not_leader, b->busy, b->ignored);

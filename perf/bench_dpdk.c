@@ -18,13 +18,15 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
-#include <rte_ethdev.h>
+#include <rte_ether.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
 #include <shiplog/client.h>
 
+#include "benchlib.h"
 #include "pkt.h"
+#include "port.h"
 
 /*
  * The load is perf/bench.c's, moved off the kernel: each of --clients slots is one
@@ -42,7 +44,6 @@
 #define DB_SLOTS_MAX	4096u
 #define DB_KEY_MAX	32u
 #define DB_BURST	32u
-#define DB_TX_MAX	64u
 #define DB_MBUFS	16383u
 #define DB_DESC		1024u
 #define DB_CLIENT_PORT	7401u	    /* our UDP port in load and echo-client modes */
@@ -94,14 +95,13 @@ struct db_slot {
 };
 
 struct db_counts {
-	uint64_t acked, failed, retransmits, not_leader, busy, ignored, tx_dropped, no_mbuf;
+	uint64_t acked, failed, retransmits, not_leader, busy, ignored, no_mbuf;
 	uint64_t arp_replies, rx_dropped;
 };
 
 struct db {
 	struct db_opts o;
-	uint16_t port_id;
-	struct net_local me;
+	struct port port; /* port.local: our MAC, IP and UDP port */
 	struct rte_mempool *pool;
 	struct sl_client_codec codec;
 	uint64_t hz;
@@ -115,9 +115,8 @@ struct db {
 	uint64_t next_op, ops_goal, t0, echo_seq;
 	uint64_t phase_first_op; /* next_op when the phase began: open-loop due times */
 	struct db_counts c;
-	struct db_counts warm; /* the warm-up's, kept to explain a run that stalled in it */
-	struct rte_mbuf *tx[DB_TX_MAX];
-	unsigned n_tx;
+	struct db_counts warm;	  /* the warm-up's, kept to explain a run that stalled in it */
+	uint64_t warm_tx_dropped; /* port.tx_dropped (full tx ring) when the warm-up ended */
 	uint8_t *value;
 };
 
@@ -155,19 +154,6 @@ static void usage(FILE *f)
 		"Exit status: 0 when every write (round trip) was acknowledged, 1 when some were\n"
 		"not or the port failed, 2 on a usage error.\n",
 		DB_SLOTS_MAX, DB_ECHO_LEN);
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 static int parse_ip(const char *s, uint32_t *out)
@@ -212,19 +198,19 @@ static int parse_one(struct db_opts *o, int ch, const char *arg)
 			return -EINVAL;
 		return parse_server(arg, &o->servers[o->n_servers++]);
 	case 'c':
-		if (parse_u64(arg, 1, UINT32_MAX, &v) < 0)
+		if (bench_parse_u64(arg, 1, UINT32_MAX, &v) < 0)
 			return -EINVAL;
 		o->cluster_id = (uint32_t)v;
 		return 0;
 	case 'n':
-		if (parse_u64(arg, 1, DB_SLOTS_MAX, &v) < 0)
+		if (bench_parse_u64(arg, 1, DB_SLOTS_MAX, &v) < 0)
 			return -EINVAL;
 		o->clients = (unsigned)v;
 		return 0;
 	case 'o':
-		return parse_u64(arg, 1, 200000000, &o->ops);
+		return bench_parse_u64(arg, 1, 200000000, &o->ops);
 	case 'w':
-		return parse_u64(arg, 0, 200000000, &o->warmup);
+		return bench_parse_u64(arg, 0, 200000000, &o->warmup);
 	case 'd':
 		o->duration_s = atof(arg);
 		return o->duration_s > 0 ? 0 : -EINVAL;
@@ -232,19 +218,19 @@ static int parse_one(struct db_opts *o, int ch, const char *arg)
 		o->rate = atof(arg);
 		return o->rate > 0 ? 0 : -EINVAL;
 	case 'K':
-		return parse_u64(arg, 1, UINT64_MAX, &o->keys);
+		return bench_parse_u64(arg, 1, UINT64_MAX, &o->keys);
 	case 'v':
-		if (parse_u64(arg, 0, 1024, &v) < 0)
+		if (bench_parse_u64(arg, 0, 1024, &v) < 0)
 			return -EINVAL;
 		o->value_size = (uint32_t)v;
 		return 0;
 	case 'R':
-		if (parse_u64(arg, 1, 60000, &v) < 0)
+		if (bench_parse_u64(arg, 1, 60000, &v) < 0)
 			return -EINVAL;
 		o->retry_ms = (uint32_t)v;
 		return 0;
 	case 'D':
-		if (parse_u64(arg, 1, 3600000, &v) < 0)
+		if (bench_parse_u64(arg, 1, 3600000, &v) < 0)
 			return -EINVAL;
 		o->deadline_ms = (uint32_t)v;
 		return 0;
@@ -306,98 +292,28 @@ static int parse_opts(int argc, char **argv, struct db_opts *o)
 
 /* ---- the port -------------------------------------------------------------------------- */
 
-static int db_port_find(const char *name, uint16_t *id)
-{
-	char *end;
-	unsigned long v = strtoul(name, &end, 10);
-
-	if (*name != '\0' && *end == '\0') {
-		if (v >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port((uint16_t)v))
-			return -ENODEV;
-		*id = (uint16_t)v;
-		return 0;
-	}
-	return rte_eth_dev_get_port_by_name(name, id) == 0 ? 0 : -ENODEV;
-}
-
-/* A memif link is up once its peer has connected: wait for it, bounded. */
-static int db_link_wait(uint16_t id)
-{
-	uint64_t end = rte_get_tsc_cycles() + rte_get_tsc_hz() * DB_LINK_WAIT_MS / 1000;
-	struct rte_eth_link link;
-
-	do {
-		if (rte_eth_link_get_nowait(id, &link) == 0 && link.link_status)
-			return 0;
-		rte_delay_us_sleep(10000);
-	} while (rte_get_tsc_cycles() < end && !db_quit);
-	return -ETIMEDOUT;
-}
-
-/* One rx and one tx queue, nothing offloaded: what shiplogd does on memif too. */
+/* One rx and one tx queue as shiplogd opens them; the pool on our lcore's socket. */
 static int db_port_open(struct db *b)
 {
-	struct rte_eth_conf conf = { 0 };
-	struct rte_ether_addr mac;
-	uint16_t rxd = DB_DESC, txd = DB_DESC;
-	int socket, rc;
+	int rc;
 
-	rc = db_port_find(b->o.port, &b->port_id);
-	if (rc < 0) {
-		fprintf(stderr, "shiplog-bench-dpdk: port %s: no such DPDK port\n", b->o.port);
-		return rc;
-	}
-	socket = rte_eth_dev_socket_id(b->port_id);
-	if (socket < 0)
-		socket = 0;
 	b->pool = rte_pktmbuf_pool_create("db_pool", DB_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					  socket);
-	if (!b->pool)
+					  (int)rte_socket_id());
+	if (!b->pool) {
+		fprintf(stderr, "shiplog-bench-dpdk: mbuf pool: %s\n", rte_strerror(rte_errno));
 		return -rte_errno;
-	rc = rte_eth_dev_configure(b->port_id, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_dev_adjust_nb_rx_tx_desc(b->port_id, &rxd, &txd);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(b->port_id, 0, rxd, (unsigned)socket, NULL, b->pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(b->port_id, 0, txd, (unsigned)socket, NULL);
-	if (rc == 0)
-		rc = rte_eth_macaddr_get(b->port_id, &mac);
-	if (rc == 0)
-		rc = rte_eth_dev_start(b->port_id);
-	if (rc < 0) {
-		fprintf(stderr, "shiplog-bench-dpdk: port %s: %s\n", b->o.port, strerror(-rc));
-		return rc;
 	}
-	memcpy(b->me.mac, mac.addr_bytes, 6);
-	b->me.ip = b->o.ip;
-	b->me.udp_port = b->o.mode == DB_ECHO_SERVER ? SL_UDP_PORT : DB_CLIENT_PORT;
-	rc = db_link_wait(b->port_id);
+	rc = port_open(&b->port, b->o.port, 0, b->pool, RTE_ETHER_MTU, DB_DESC, DB_DESC);
+	if (rc < 0)
+		return rc;
+	b->port.tx_tries = DB_TX_TRIES; /* a drop costs a retry_ms wait: wait for the ring */
+	b->port.local.ip = b->o.ip;
+	b->port.local.udp_port = b->o.mode == DB_ECHO_SERVER ? SL_UDP_PORT : DB_CLIENT_PORT;
+	rc = port_wait_link(&b->port, DB_LINK_WAIT_MS, &db_quit);
 	if (rc < 0)
 		fprintf(stderr, "shiplog-bench-dpdk: port %s: link down after %u ms\n", b->o.port,
 			DB_LINK_WAIT_MS);
 	return rc;
-}
-
-static void db_flush(struct db *b)
-{
-	unsigned sent = 0;
-
-	for (unsigned tries = 0; sent < b->n_tx && tries < DB_TX_TRIES; tries++)
-		sent += rte_eth_tx_burst(b->port_id, 0, b->tx + sent, (uint16_t)(b->n_tx - sent));
-	if (unlikely(sent < b->n_tx)) {
-		/* The ring stayed full: lost like a dropped datagram; the retry timer resends. */
-		b->c.tx_dropped += b->n_tx - sent;
-		rte_pktmbuf_free_bulk(b->tx + sent, b->n_tx - sent);
-	}
-	b->n_tx = 0;
-}
-
-static void db_tx(struct db *b, struct rte_mbuf *m)
-{
-	b->tx[b->n_tx++] = m;
-	if (b->n_tx == DB_TX_MAX)
-		db_flush(b);
 }
 
 /* Answers an ARP request for our IP in its own mbuf; drops everything else. */
@@ -409,7 +325,7 @@ static void db_arp(struct db *b, struct rte_mbuf *m, const struct net_pkt *pk)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	net_arp_write(f, &b->me, true, pk->src_mac, pk->src_ip);
+	net_arp_write(f, &b->port.local, true, pk->src_mac, pk->src_ip);
 	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - NET_ARP_PKT_LEN));
 	if (rte_pktmbuf_data_len(m) < NET_ETH_MIN_LEN) {
 		uint8_t *pad = (uint8_t *)rte_pktmbuf_append(
@@ -422,15 +338,16 @@ static void db_arp(struct db *b, struct rte_mbuf *m, const struct net_pkt *pk)
 		memset(pad, 0, NET_ETH_MIN_LEN - NET_ARP_PKT_LEN);
 	}
 	b->c.arp_replies++;
-	db_tx(b, m);
+	port_tx(&b->port, m);
 }
 
 /* Parses one received frame: true with *pk for a UDP datagram to us (ARP is handled,
  * the rest dropped and counted). */
 static bool db_rx_parse(struct db *b, struct rte_mbuf *m, struct net_pkt *pk)
 {
-	if (unlikely(m->nb_segs > 1) || net_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *),
-						      rte_pktmbuf_data_len(m), &b->me, pk) >= 0) {
+	if (unlikely(m->nb_segs > 1) ||
+	    net_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &b->port.local,
+			  pk) >= 0) {
 		b->c.rx_dropped++;
 		rte_pktmbuf_free(m);
 		return false;
@@ -495,8 +412,8 @@ static void db_send(struct db *b, struct db_slot *s)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	net_udp_hdrs_write(f, &b->me, srv->mac, srv->ip, SL_UDP_PORT, (uint32_t)len, true);
-	db_tx(b, m);
+	net_udp_hdrs_write(f, &b->port.local, srv->mac, srv->ip, SL_UDP_PORT, (uint32_t)len, true);
+	port_tx(&b->port, m);
 }
 
 static void db_start_op(struct db *b, uint64_t due)
@@ -526,20 +443,11 @@ static void db_finish(struct db *b, struct db_slot *s, bool ok)
 		b->lat[b->n_lat++] = rte_get_tsc_cycles() - s->due;
 }
 
-static int db_server_index(const struct db *b, uint16_t node)
-{
-	for (unsigned i = 0; i < b->o.n_servers; i++)
-		if (b->o.servers[i].node_id == node)
-			return (int)i;
-	return -1;
-}
-
 static void db_answer(struct db *b, const uint8_t *buf, uint32_t len)
 {
 	struct sl_client_answer a;
 	struct db_slot *s;
 	uint64_t idx;
-	int si;
 
 	if (sl_client_decode_resp(&b->codec, buf, len, &a) != SL_OK) {
 		b->c.ignored++;
@@ -557,8 +465,8 @@ static void db_answer(struct db *b, const uint8_t *buf, uint32_t len)
 		return;
 	case SL_ST_NOT_LEADER:
 		b->c.not_leader++;
-		si = db_server_index(b, a.resp.leader_hint);
-		b->leader = si >= 0 ? (unsigned)si : (b->leader + 1) % b->o.n_servers;
+		b->leader = bench_leader_after(&b->o.servers[0].node_id, sizeof(b->o.servers[0]),
+					       b->o.n_servers, b->leader, a.resp.leader_hint);
 		db_send(b, s);
 		return;
 	case SL_ST_BUSY:
@@ -615,7 +523,7 @@ static void db_feed(struct db *b, uint64_t t)
 static void db_load_rx(struct db *b)
 {
 	struct rte_mbuf *pkts[DB_BURST];
-	uint16_t got = rte_eth_rx_burst(b->port_id, 0, pkts, DB_BURST);
+	uint16_t got = port_rx(&b->port, pkts, DB_BURST);
 
 	for (uint16_t i = 0; i < got; i++) {
 		struct net_pkt pk;
@@ -641,15 +549,15 @@ static void db_load_phase(struct db *b, uint64_t end)
 		db_feed(b, t);
 		if (b->next_op >= b->ops_goal && b->n_free == b->o.clients)
 			break;
-		db_flush(b);
+		port_flush(&b->port);
 		db_load_rx(b);
 		if (t >= next_timer) {
 			db_timers(b);
 			next_timer = t + timer_period;
 		}
-		db_flush(b);
+		port_flush(&b->port);
 	}
-	db_flush(b);
+	port_flush(&b->port);
 }
 
 static int db_load_init(struct db *b)
@@ -674,6 +582,15 @@ static int db_load_init(struct db *b)
 	return 0;
 }
 
+/* Ends the warm-up: its counts kept apart, the measured phase counted from zero. */
+static void db_warmup_done(struct db *b)
+{
+	b->warm_tx_dropped = b->port.tx_dropped;
+	b->warm = b->c;
+	memset(&b->c, 0, sizeof(b->c));
+	b->n_lat = 0;
+}
+
 /* Warm-up (not measured), then the measured phase from t0. */
 static void db_load_run(struct db *b)
 {
@@ -685,9 +602,7 @@ static void db_load_run(struct db *b)
 		b->t0 = rte_get_tsc_cycles();
 		db_load_phase(b, 0);
 		b->o.warmup = b->next_op; /* fewer when stopped early */
-		b->warm = b->c;
-		memset(&b->c, 0, sizeof(b->c));
-		b->n_lat = 0;
+		db_warmup_done(b);
 	}
 	b->ops_goal = b->next_op + b->o.ops;
 	b->phase_first_op = b->next_op;
@@ -721,9 +636,9 @@ static void db_echo_send(struct db *b, uint64_t seq)
 	f = rte_pktmbuf_mtod(m, uint8_t *);
 	memset(f + NET_HDRS_LEN, 0, plen);
 	memcpy(f + NET_HDRS_LEN, &p, sizeof(p));
-	net_udp_hdrs_write(f, &b->me, srv->mac, srv->ip, SL_UDP_PORT, plen, true);
-	db_tx(b, m);
-	db_flush(b);
+	net_udp_hdrs_write(f, &b->port.local, srv->mac, srv->ip, SL_UDP_PORT, plen, true);
+	port_tx(&b->port, m);
+	port_flush(&b->port);
 }
 
 /* Polls until the answer to seq arrives (true) or retry_ms pass (false). */
@@ -734,7 +649,7 @@ static bool db_echo_wait(struct db *b, uint64_t seq)
 	bool got_it = false;
 
 	while (!got_it && !db_quit && rte_get_tsc_cycles() < give_up) {
-		uint16_t got = rte_eth_rx_burst(b->port_id, 0, pkts, DB_BURST);
+		uint16_t got = port_rx(&b->port, pkts, DB_BURST);
 
 		for (uint16_t i = 0; i < got; i++) {
 			struct db_echo_payload p;
@@ -753,7 +668,7 @@ static bool db_echo_wait(struct db *b, uint64_t seq)
 			}
 			rte_pktmbuf_free(pkts[i]);
 		}
-		db_flush(b); /* ARP replies */
+		port_flush(&b->port); /* ARP replies */
 	}
 	return got_it;
 }
@@ -788,8 +703,7 @@ static void db_echo_client(struct db *b)
 	uint64_t end = 0;
 
 	db_echo_phase(b, b->o.warmup, 0, false);
-	b->warm = b->c;
-	memset(&b->c, 0, sizeof(b->c));
+	db_warmup_done(b);
 	b->t0 = rte_get_tsc_cycles();
 	if (b->o.duration_s > 0)
 		end = b->t0 + (uint64_t)(b->o.duration_s * (double)b->hz);
@@ -803,7 +717,7 @@ static void db_echo_server(struct db *b)
 	struct rte_mbuf *pkts[DB_BURST];
 
 	while (!db_quit) {
-		uint16_t got = rte_eth_rx_burst(b->port_id, 0, pkts, DB_BURST);
+		uint16_t got = port_rx(&b->port, pkts, DB_BURST);
 
 		for (uint16_t i = 0; i < got; i++) {
 			struct net_pkt pk;
@@ -811,13 +725,12 @@ static void db_echo_server(struct db *b)
 
 			if (!db_rx_parse(b, pkts[i], &pk))
 				continue;
-			net_udp_hdrs_write(f, &b->me, pk.src_mac, pk.src_ip, pk.src_port,
+			net_udp_hdrs_write(f, &b->port.local, pk.src_mac, pk.src_ip, pk.src_port,
 					   pk.payload_len, true);
 			b->c.acked++;
-			db_tx(b, pkts[i]);
+			port_tx(&b->port, pkts[i]);
 		}
-		if (b->n_tx)
-			db_flush(b);
+		port_flush(&b->port);
 	}
 	fprintf(stderr, "shiplog-bench-dpdk: echo server: %" PRIu64 " datagrams answered\n",
 		b->c.acked);
@@ -825,57 +738,39 @@ static void db_echo_server(struct db *b)
 
 /* ---- report ------------------------------------------------------------------------------ */
 
-static int cmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, c = *(const uint64_t *)y;
-
-	return a < c ? -1 : a > c;
-}
-
-/* The p-th percentile (nearest rank on the sorted samples), in microseconds. */
-static double pct_us(const struct db *b, double p)
-{
-	uint64_t i;
-
-	if (b->n_lat == 0)
-		return 0;
-	i = (uint64_t)(p / 100.0 * (double)(b->n_lat - 1) + 0.5);
-	return (double)b->lat[i] * 1e6 / (double)b->hz;
-}
-
 static void db_report(struct db *b, double secs)
 {
 	const struct db_counts *c = &b->c;
 	bool echo = b->o.mode == DB_ECHO_CLIENT;
-	double tput = secs > 0 ? (double)c->acked / secs : 0;
+	uint64_t tx_dropped = b->port.tx_dropped - b->warm_tx_dropped;
+	struct bench_result r = { .acked = c->acked,
+				  .failed = c->failed,
+				  .retransmits = c->retransmits,
+				  .not_leader = c->not_leader,
+				  .busy = c->busy,
+				  .ignored = c->ignored,
+				  .seconds = secs,
+				  .us_decimals = 2 };
 
-	qsort(b->lat, b->n_lat, sizeof(b->lat[0]), cmp_u64);
+	bench_latencies(b->lat, b->n_lat, (double)b->hz, &r);
 	if (b->o.json) {
-		printf("{\"mode\":\"%s\",\"acked\":%" PRIu64 ",\"failed\":%" PRIu64
-		       ",\"seconds\":%.3f,\"ops_per_s\":%.1f,\"p50_us\":%.2f,\"p90_us\":%.2f,"
-		       "\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,\"retransmits\":%" PRIu64
-		       ",\"not_leader\":%" PRIu64 ",\"busy\":%" PRIu64 ",\"ignored\":%" PRIu64
-		       ",\"tx_dropped\":%" PRIu64 ",\"no_mbuf\":%" PRIu64 ",\"rx_dropped\":%" PRIu64
+		printf("{\"mode\":\"%s\",", echo ? "echo" : "load");
+		bench_print_json(&r);
+		printf(",\"tx_dropped\":%" PRIu64 ",\"no_mbuf\":%" PRIu64 ",\"rx_dropped\":%" PRIu64
 		       ",\"clients\":%u,\"value_size\":%u,\"rate\":%.1f,\"warmup\":%" PRIu64
 		       ",\"warmup_acked\":%" PRIu64 ",\"warmup_failed\":%" PRIu64
 		       ",\"warmup_retransmits\":%" PRIu64 ",\"warmup_busy\":%" PRIu64
 		       ",\"warmup_ignored\":%" PRIu64 ",\"interrupted\":%d}\n",
-		       echo ? "echo" : "load", c->acked, c->failed, secs, tput, pct_us(b, 50),
-		       pct_us(b, 90), pct_us(b, 99), pct_us(b, 99.9), pct_us(b, 100),
-		       c->retransmits, c->not_leader, c->busy, c->ignored, c->tx_dropped,
-		       c->no_mbuf, c->rx_dropped, echo ? 1 : b->o.clients,
+		       tx_dropped, c->no_mbuf, c->rx_dropped, echo ? 1 : b->o.clients,
 		       echo ? DB_ECHO_LEN : b->o.value_size, b->o.rate, b->o.warmup, b->warm.acked,
 		       b->warm.failed, b->warm.retransmits, b->warm.busy, b->warm.ignored,
 		       db_quit ? 1 : 0);
 		return;
 	}
-	printf("%s %" PRIu64 ", failed %" PRIu64 " in %.2f s: %.0f/s\n",
-	       echo ? "round trips" : "writes acknowledged", c->acked, c->failed, secs, tput);
-	printf("latency us: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", pct_us(b, 50),
-	       pct_us(b, 90), pct_us(b, 99), pct_us(b, 99.9), pct_us(b, 100));
+	bench_print_text(&r, echo ? "round trips" : "writes acknowledged", "/s");
 	printf("retransmits %" PRIu64 ", not_leader %" PRIu64 ", busy %" PRIu64 ", ignored %" PRIu64
 	       ", tx_dropped %" PRIu64 ", no_mbuf %" PRIu64 ", rx_dropped %" PRIu64 "\n",
-	       c->retransmits, c->not_leader, c->busy, c->ignored, c->tx_dropped, c->no_mbuf,
+	       c->retransmits, c->not_leader, c->busy, c->ignored, tx_dropped, c->no_mbuf,
 	       c->rx_dropped);
 	printf("warm-up (not measured): %" PRIu64 " done, failed %" PRIu64 ", retransmits %" PRIu64
 	       ", busy %" PRIu64 ", ignored %" PRIu64 "%s\n",
@@ -931,10 +826,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, db_on_signal);
 	signal(SIGTERM, db_on_signal);
 	rc = db_run(&b);
-	if (b.pool) {
-		rte_eth_dev_stop(b.port_id);
-		rte_eth_dev_close(b.port_id);
-	}
+	port_close(&b.port);
 	rte_eal_cleanup();
 	return rc;
 }

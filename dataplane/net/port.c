@@ -1,9 +1,11 @@
 /* A DPDK port as shiplogd uses it: one rx and one tx queue, buffered transmit. */
+#define _GNU_SOURCE /* program_invocation_short_name: shiplogd or shiplog-bench-dpdk */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -13,9 +15,13 @@
 static void port_tx_error(struct rte_mbuf **unsent, uint16_t count, void *arg)
 {
 	struct port *p = arg;
+	uint16_t sent = 0;
 
-	p->tx_dropped += count;
-	rte_pktmbuf_free_bulk(unsent, count);
+	/* A ring the peer is draining takes the rest a moment later: retry, bounded. */
+	for (unsigned tries = 1; sent < count && tries < p->tx_tries; tries++)
+		sent += rte_eth_tx_burst(p->id, 0, unsent + sent, (uint16_t)(count - sent));
+	p->tx_dropped += count - sent;
+	rte_pktmbuf_free_bulk(unsent + sent, count - sent);
 }
 
 static int port_find(const char *name, uint16_t *id)
@@ -65,9 +71,11 @@ int port_open(struct port *p, const char *name, uint8_t index, struct rte_mempoo
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->index = index;
+	p->tx_tries = 1;
 	rc = port_find(name, &p->id);
 	if (rc < 0) {
-		fprintf(stderr, "shiplogd: port %s: no such DPDK port (check --vdev/-a)\n", name);
+		fprintf(stderr, "%s: port %s: no such DPDK port (check --vdev/-a)\n",
+			program_invocation_short_name, name);
 		return rc;
 	}
 	rc = rte_eth_dev_info_get(p->id, &info);
@@ -112,7 +120,7 @@ out_free_txb:
 	rte_free(p->txb);
 	p->txb = NULL;
 out_err:
-	fprintf(stderr, "shiplogd: port %s: %s\n", name, strerror(-rc));
+	fprintf(stderr, "%s: port %s: %s\n", program_invocation_short_name, name, strerror(-rc));
 	return rc;
 }
 
@@ -125,6 +133,19 @@ void port_close(struct port *p)
 	rte_eth_dev_close(p->id);
 	rte_free(p->txb);
 	p->txb = NULL;
+}
+
+int port_wait_link(const struct port *p, unsigned ms, const volatile sig_atomic_t *stop)
+{
+	uint64_t end = rte_get_tsc_cycles() + rte_get_tsc_hz() * ms / 1000;
+	struct rte_eth_link link;
+
+	do {
+		if (rte_eth_link_get_nowait(p->id, &link) == 0 && link.link_status)
+			return 0;
+		rte_delay_us_sleep(10000);
+	} while (rte_get_tsc_cycles() < end && !(stop && *stop));
+	return stop && *stop ? -EINTR : -ETIMEDOUT;
 }
 
 uint16_t port_rx(struct port *p, struct rte_mbuf **pkts, uint16_t n)

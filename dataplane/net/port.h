@@ -2,6 +2,7 @@
 #ifndef SHIPLOG_NET_PORT_H
 #define SHIPLOG_NET_PORT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,9 @@ struct port {
 	bool multi_seg;	      /* the port transmits chained mbufs */
 	uint32_t max_frame;   /* largest Ethernet frame it takes */
 	struct rte_eth_dev_tx_buffer *txb;
+	/* tx_burst calls for a burst before what a full ring left is dropped: port_open sets
+	 * 1 (shiplogd's retransmissions cover a drop); a caller may raise it after. */
+	uint16_t tx_tries;
 	uint64_t tx_dropped; /* counted by the tx buffer's error callback */
 };
 
@@ -31,11 +35,18 @@ struct port {
 int port_open(struct port *p, const char *name, uint8_t index, struct rte_mempool *pool,
 	      uint16_t mtu, uint16_t rx_desc, uint16_t tx_desc);
 void port_close(struct port *p);
+/*
+ * Waits until the link is up (a memif link: once its peer has connected), polling every
+ * 10 ms, for at most ms milliseconds or until *stop is set (stop may be NULL). 0 or
+ * -ETIMEDOUT (-EINTR when stopped).
+ */
+int port_wait_link(const struct port *p, unsigned ms, const volatile sig_atomic_t *stop);
 
 uint16_t port_rx(struct port *p, struct rte_mbuf **pkts, uint16_t n);
 /* Queues m for transmission (sent when the buffer fills or at port_flush). */
 void port_tx(struct port *p, struct rte_mbuf *m);
-/* Sends what is buffered: packets sent. */
+/* Sends what is buffered: packets the first tx_burst took (what a full ring left is
+ * retried up to tx_tries, then dropped and counted in tx_dropped). */
 uint16_t port_flush(struct port *p);
 
 #endif
