@@ -619,13 +619,6 @@ int sl_core_step(struct sl_core *c, const struct sl_event *ev, struct sl_actions
 
 /* ---- read-only views ---------------------------------------------------------------- */
 
-const char *sl_role_name(unsigned role)
-{
-	static const char *const names[] = { "fenced", "follower", "learner", "leader" };
-
-	return role < 4 ? names[role] : "unknown";
-}
-
 uint32_t sl_core_epoch(const struct sl_core *c)
 {
 	return c->epoch;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <shiplog/control.h>
 #include <shiplog/policy.h>
 #include <shiplog/record.h>
 #include <shiplog/wire.h>
@@ -32,13 +33,6 @@
  */
 
 #define SL_CORE_HANDLE_OWN (1ull << 63) /* caller handles must leave this bit clear */
-
-enum sl_role {
-	SL_ROLE_FENCED = 0, /* takes no writes and no log; serves reads of its applied state */
-	SL_ROLE_FOLLOWER,
-	SL_ROLE_LEARNER, /* receives the log but is not counted by the commit policy */
-	SL_ROLE_LEADER,
-};
 
 /* Sizes and timings of one node. */
 struct sl_core_config {
@@ -71,22 +65,6 @@ struct sl_core_recovered {
 	uint64_t commit_hint; /* a commit_lsn the node knew; everything up to it is committed */
 	struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
 	uint8_t n_hist;
-};
-
-enum sl_control_cmd {
-	SL_CTL_PROMOTE = 1, /* become leader of epoch */
-	SL_CTL_FOLLOW,	    /* follow leader at epoch (learner when learner = 1) */
-	SL_CTL_FENCE,	    /* stop at epoch: no writes, no log from older epochs */
-	SL_CTL_SET_POLICY,  /* leader: replicate a CONFIG record with policy */
-	SL_CTL_SET_LEARNER, /* leader: count node (learner = 0) or not (learner = 1) */
-};
-
-struct sl_control {
-	uint8_t cmd;
-	uint8_t learner;
-	uint16_t node; /* FOLLOW: the leader; SET_LEARNER: the node */
-	uint32_t epoch;
-	struct sl_policy policy;
 };
 
 enum sl_event_type {
@@ -227,36 +205,6 @@ struct sl_core_stats {
 	uint64_t reordered;	  /* APPENDs held until the gap before them filled */
 };
 
-/* Per-follower view for status (leader only). */
-struct sl_peer_status {
-	uint16_t node;
-	bool learner;
-	bool healthy;
-	bool sync;	       /* currently counted by a first-k policy */
-	uint64_t received_lsn; /* as acknowledged */
-	uint64_t flushed_lsn;
-	uint64_t applied_lsn;
-	uint64_t lag_records; /* last_lsn - acknowledged at the policy's level */
-	uint64_t lag_bytes;   /* of those records still in the ring */
-	uint64_t lag_ns;      /* age of the oldest record not yet acknowledged */
-	uint64_t rto_ns;
-};
-
-struct sl_core_status {
-	uint8_t role;
-	uint32_t epoch;
-	uint16_t leader;
-	uint64_t last_lsn;
-	uint32_t last_epoch;
-	uint64_t flushed_lsn;
-	uint64_t applied_lsn;
-	uint64_t commit_lsn;
-	bool degraded;
-	struct sl_policy policy;
-	uint8_t n_peers;
-	struct sl_peer_status peers[SL_NODE_MAX];
-};
-
 enum sl_bug {
 	SL_BUG_COMMIT_BEFORE_QUORUM = 1u << 0, /* leader commits on its own durability */
 	SL_BUG_APPLY_PAST_COMMIT = 1u << 1,    /* follower applies what it received */
@@ -295,6 +243,5 @@ int sl_core_kv_get(const struct sl_core *c, const void *key, uint16_t key_len, c
 		   uint32_t *val_len);
 /* The record at lsn if it is still in the in-memory ring (0), else -ENOENT. */
 int sl_core_log_record(const struct sl_core *c, uint64_t lsn, struct sl_rec_ref *out);
-const char *sl_role_name(unsigned role);
 
 #endif
