@@ -53,9 +53,14 @@ struct sl_core_config {
 	uint64_t health_ns;	 /* a follower silent longer is not healthy (first k) */
 	uint64_t rto_min_ns;	 /* retransmission timeout bounds */
 	uint64_t rto_max_ns;
-	uint64_t read_wait_ns;	 /* a read waits this long for min_lsn, then STALE */
-	struct sl_policy policy; /* until a CONFIG record says otherwise */
-	uint32_t bugs;		 /* SL_BUG_*: honoured only in the simulator's build */
+	uint64_t read_wait_ns;	    /* a read waits this long for min_lsn, then STALE */
+	uint64_t client_timeout_ns; /* leader: a write not committed this long is answered
+				     * TIMEOUT (outcome unknown: it may still commit) */
+	uint64_t lease_ns;	    /* leader: steps down when neither the controller (SL_CTL_RENEW)
+				     * nor a majority of followers were heard this long (0: off) */
+	uint64_t pause_max_ns;	    /* SL_CTL_PAUSE ends by itself after this long */
+	struct sl_policy policy;    /* until a CONFIG record says otherwise */
+	uint32_t bugs;		    /* SL_BUG_*: honoured only in the simulator's build */
 };
 
 /* What recovery found on disk (all zero for a new node). */
