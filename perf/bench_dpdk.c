@@ -79,6 +79,7 @@ struct db_opts {
 	uint32_t retry_ms;
 	uint32_t deadline_ms;
 	bool json;
+	const char *acked_path;
 };
 
 struct db_slot {
@@ -118,6 +119,7 @@ struct db {
 	struct db_counts warm;	  /* the warm-up's, kept to explain a run that stalled in it */
 	uint64_t warm_tx_dropped; /* port.tx_dropped (full tx ring) when the warm-up ended */
 	uint8_t *value;
+	FILE *acked; /* --acked: 'key lsn epoch' per acknowledged write */
 };
 
 static volatile sig_atomic_t db_quit;
@@ -151,6 +153,7 @@ static void usage(FILE *f)
 		"  --echo-client       raw round trip: one %u B UDP frame at a time to --server\n"
 		"  --echo-server       answer every UDP frame to our IP with itself, until SIGINT\n"
 		"  --json              one JSON object on stdout\n"
+		"  --acked FILE        write 'key lsn epoch' for every acknowledged write\n"
 		"Exit status: 0 when every write (round trip) was acknowledged, 1 when some were\n"
 		"not or the port failed, 2 on a usage error.\n",
 		DB_SLOTS_MAX, DB_ECHO_LEN);
@@ -229,6 +232,9 @@ static int parse_one(struct db_opts *o, int ch, const char *arg)
 			return -EINVAL;
 		o->retry_ms = (uint32_t)v;
 		return 0;
+	case 'a':
+		o->acked_path = arg;
+		return 0;
 	case 'D':
 		if (bench_parse_u64(arg, 1, 3600000, &v) < 0)
 			return -EINVAL;
@@ -240,17 +246,25 @@ static int parse_one(struct db_opts *o, int ch, const char *arg)
 
 static int parse_opts(int argc, char **argv, struct db_opts *o)
 {
-	static const struct option lo[] = {
-		{ "port", 1, 0, 'P' },	      { "ip", 1, 0, 'i' },
-		{ "server", 1, 0, 's' },      { "cluster-id", 1, 0, 'c' },
-		{ "clients", 1, 0, 'n' },     { "ops", 1, 0, 'o' },
-		{ "warmup", 1, 0, 'w' },      { "duration", 1, 0, 'd' },
-		{ "rate", 1, 0, 'r' },	      { "value-size", 1, 0, 'v' },
-		{ "retry-ms", 1, 0, 'R' },    { "deadline-ms", 1, 0, 'D' },
-		{ "echo-client", 0, 0, 'E' }, { "echo-server", 0, 0, 'S' },
-		{ "json", 0, 0, 'j' },	      { "keys", 1, 0, 'K' },
-		{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 }
-	};
+	static const struct option lo[] = { { "port", 1, 0, 'P' },
+					    { "ip", 1, 0, 'i' },
+					    { "server", 1, 0, 's' },
+					    { "cluster-id", 1, 0, 'c' },
+					    { "clients", 1, 0, 'n' },
+					    { "ops", 1, 0, 'o' },
+					    { "warmup", 1, 0, 'w' },
+					    { "duration", 1, 0, 'd' },
+					    { "rate", 1, 0, 'r' },
+					    { "value-size", 1, 0, 'v' },
+					    { "retry-ms", 1, 0, 'R' },
+					    { "deadline-ms", 1, 0, 'D' },
+					    { "echo-client", 0, 0, 'E' },
+					    { "echo-server", 0, 0, 'S' },
+					    { "json", 0, 0, 'j' },
+					    { "keys", 1, 0, 'K' },
+					    { "acked", 1, 0, 'a' },
+					    { "help", 0, 0, 'h' },
+					    { 0, 0, 0, 0 } };
 	int ch, bad = 0;
 
 	*o = (struct db_opts){
@@ -430,7 +444,8 @@ static void db_start_op(struct db *b, uint64_t due)
 	db_send(b, s);
 }
 
-static void db_finish(struct db *b, struct db_slot *s, bool ok)
+/* ok: the answer to an acknowledged write; NULL: the write failed. */
+static void db_finish(struct db *b, struct db_slot *s, const struct sl_client_resp *ok)
 {
 	s->busy = false;
 	b->free_slots[b->n_free++] = (uint32_t)(s - b->slots);
@@ -439,6 +454,8 @@ static void db_finish(struct db *b, struct db_slot *s, bool ok)
 		return;
 	}
 	b->c.acked++;
+	if (b->acked)
+		fprintf(b->acked, "%.*s %" PRIu64 " %u\n", s->key_len, s->key, ok->lsn, ok->epoch);
 	if (b->n_lat < b->cap_lat)
 		b->lat[b->n_lat++] = rte_get_tsc_cycles() - s->due;
 }
@@ -461,7 +478,7 @@ static void db_answer(struct db *b, const uint8_t *buf, uint32_t len)
 	s = &b->slots[idx];
 	switch (a.resp.status) {
 	case SL_ST_OK:
-		db_finish(b, s, true);
+		db_finish(b, s, &a.resp);
 		return;
 	case SL_ST_NOT_LEADER:
 		b->c.not_leader++;
@@ -478,7 +495,7 @@ static void db_answer(struct db *b, const uint8_t *buf, uint32_t len)
 			s->busy_backoff_us *= 2;
 		return;
 	default:
-		db_finish(b, s, false);
+		db_finish(b, s, NULL);
 	}
 }
 
@@ -494,7 +511,7 @@ static void db_timers(struct db *b)
 		if (!s->busy || t < s->retry_at)
 			continue;
 		if (t > s->due && t - s->due > db_ms(b, b->o.deadline_ms)) {
-			db_finish(b, s, false);
+			db_finish(b, s, NULL);
 			continue;
 		}
 		b->c.retransmits++;
@@ -799,12 +816,20 @@ static int db_run(struct db *b)
 		fprintf(stderr, "shiplog-bench-dpdk: out of memory\n");
 		return 1;
 	}
+	if (b->o.acked_path && !(b->acked = fopen(b->o.acked_path, "w"))) {
+		fprintf(stderr, "shiplog-bench-dpdk: %s: %s\n", b->o.acked_path, strerror(errno));
+		return 1;
+	}
 	if (b->o.mode == DB_LOAD)
 		db_load_run(b);
 	else
 		db_echo_client(b);
 	secs = (double)(rte_get_tsc_cycles() - b->t0) / (double)b->hz;
 	db_report(b, secs);
+	if (b->acked && fclose(b->acked) != 0) {
+		fprintf(stderr, "shiplog-bench-dpdk: %s: %s\n", b->o.acked_path, strerror(errno));
+		return 1;
+	}
 	return b->c.failed == 0 && b->c.acked > 0 && !db_quit ? 0 : 1;
 }
 

@@ -29,10 +29,7 @@
 # then their rings, stall; NACK storms follow); a 1 ns timer slack or SCHED_FIFO followers
 # measured worse (SCHED_FIFO with idle_sleep_us 10 livelocked).
 #
-# Topology: node 1 (leader) is the memif server of three links: port 0 to the bench, port
-# 1 to node 2, port 2 to node 3; nodes 2 and 3 have one port (memif client) to node 1.
-# Every memif has a fixed MAC (vdev mac=), every peer a static neighbour: no ARP on the
-# data path. Sockets are files under /run/shiplog-memif (socket-abstract=no).
+# Topology: tools/lib/memif.sh (a star around the leader, static neighbours, no ARP).
 #
 # The durability axis sets both halves of "where is a write before it commits":
 #   none  -> "POLICY durability=none level=received"  (memory everywhere)
@@ -90,6 +87,11 @@ quiet_wait_s=${QUIET_WAIT_S:-30}
 cluster_id=7
 tag=slm$$
 eal_common=(--no-pci --no-huge -m 512 --log-level='*:warning')
+# shellcheck source=../tools/lib/memif.sh
+. "$here/tools/lib/memif.sh"
+SLM_WORK=$work SLM_SOCKDIR=$sockdir SLM_TAG=$tag SLM_CLUSTER=$cluster_id
+SLM_LEADER_IDLE=$leader_idle SLM_FOLLOWER_IDLE=$follower_idle
+SLM_IDLE_SLEEP_US=$idle_sleep_us SLM_LCORES=$lcores SLM_RING_RECORDS=$ring_records
 
 results=$work/results.jsonl
 if [ -z "$report_only" ]; then
@@ -241,9 +243,6 @@ tele() { # NODE COMMAND
 	python3 "$telemetry" "/var/run/dpdk/$tag-n$1/dpdk_telemetry.v2" "$2"
 }
 
-memif() { # INDEX ROLE SOCKET MAC
-	echo "--vdev=net_memif$1,role=$2,id=0,socket=$sockdir/$tag-$3.sock,socket-abstract=no,mac=$4"
-}
 
 # ---- the floor: raw memif round trip ---------------------------------------------------
 
@@ -251,11 +250,11 @@ echo_run() { # REP
 	local s
 	rm -f "$sockdir/$tag-echo.sock"
 	start echo-server 120 "$bench" -l "$cpu_leader" "${eal_common[@]}" --file-prefix "$tag-es" \
-		"$(memif 0 server echo 02:00:00:00:02:01)" -- --port net_memif0 --ip 10.88.1.1 \
+		"$(slm_vdev 0 server echo 02:00:00:00:02:01)" -- --port net_memif0 --ip 10.88.1.1 \
 		--echo-server
 	sleep 0.5
 	s=$(timeout 120 "$bench" "${eal_common[@]}" --file-prefix "$tag-ec" -l "$cpu_bench" \
-		"$(memif 0 client echo 02:00:00:00:02:02)" -- --port net_memif0 --ip 10.88.1.2 \
+		"$(slm_vdev 0 client echo 02:00:00:00:02:02)" -- --port net_memif0 --ip 10.88.1.2 \
 		--server 1=10.88.1.1,02:00:00:00:02:01 --echo-client --ops "$echo_ops" \
 		--warmup 10000 --duration "$run_s" --json 2>"$work/echo-client.log") ||
 		{ log "echo client failed"; cat "$work/echo-client.log" >&2; stop echo-server; return 1; }
@@ -266,70 +265,23 @@ echo_run() { # REP
 
 # ---- the cluster -----------------------------------------------------------------------
 
-node_conf() { # NODE POLICY DURABILITY
-	local i=$1 j
-	cat <<EOF
-[node]
-id = $i
-data_dir = $work/n$i/data
-EOF
-	if [ "$i" = 1 ]; then
-		printf 'port = net_memif0\nport = net_memif1\nport = net_memif2\n'
-	else
-		printf 'port = net_memif0\n'
-	fi
-	cat <<EOF
-ip = 10.88.0.$i
-idle = $([ "$i" = 1 ] && echo "$leader_idle" || echo "$follower_idle")
-idle_sleep_us = $idle_sleep_us
-lcores = $lcores
-
-[cluster]
-id = $cluster_id
-role = $([ "$i" = 1 ] && echo leader || echo follower)
-leader = 1
-policy = $2
-durability = $3
-EOF
-	for j in 1 2 3; do
-		[ "$j" = "$i" ] && continue
-		if [ "$i" = 1 ]; then
-			echo "peer = $j 10.88.0.$j 02:00:00:00:00:0$j port=$((j - 1))"
-		elif [ "$j" = 1 ]; then
-			echo "peer = 1 10.88.0.1 02:00:00:00:01:0$i port=0"
-		else # never sent to: only the leader talks to followers
-			echo "peer = $j 10.88.0.$j 02:00:00:00:00:0$j port=0"
-		fi
-	done
-	cat <<EOF
-
-[wal]
-mode = direct
-segment_mb = 256
-queue_records = 16384
-
-[limits]
-ring_records = $ring_records
-EOF
-}
 
 cluster_up() { # POLICY DURABILITY
 	local i t
 	rm -rf "$work/n1" "$work/n2" "$work/n3" "$sockdir/$tag"-n?.sock "$sockdir/$tag"-c.sock
 	for i in 1 2 3; do
 		mkdir -p "$work/n$i/data"
-		node_conf "$i" "$1" "$2" >"$work/n$i/shiplogd.ini"
+		slm_node_conf "$i" "$1" "$2" >"$work/n$i/shiplogd.ini"
 	done
 	# The wraps are split into words on purpose ("nice -n 19").
 	start n1 600 ${leader_wrap:+$leader_wrap} "${slack[@]}" "$shiplogd" -l "$cpu_leader" \
-		"${eal_common[@]}" --file-prefix "$tag-n1" "$(memif 0 server c 02:00:00:00:00:01)" \
-		"$(memif 1 server n2 02:00:00:00:01:02)" "$(memif 2 server n3 02:00:00:00:01:03)" \
+		"${eal_common[@]}" --file-prefix "$tag-n1" $(slm_vdevs 1) \
 		-- --config "$work/n1/shiplogd.ini"
 	wait_log n1 "role " 20 || return 1
 	for i in 2 3; do
 		start "n$i" 600 ${follower_wrap:+$follower_wrap} "${slack[@]}" "$shiplogd" \
 			-l "$cpu_followers" "${eal_common[@]}" --file-prefix "$tag-n$i" \
-			"$(memif 0 client "n$i" "02:00:00:00:00:0$i")" -- --config "$work/n$i/shiplogd.ini"
+			$(slm_vdevs "$i") -- --config "$work/n$i/shiplogd.ini"
 	done
 	for i in 2 3; do
 		wait_log "n$i" "role " 20 || return 1
@@ -376,8 +328,8 @@ bench_run() { # KIND CLIENTS POLICY DURABILITY SIZE REP
 	(sleep "$((run_s / 2))" && foreign_cpu >"$work/foreign.txt") &
 	fp=$!
 	s=$(timeout $((run_s + 60)) "$bench" "${eal_common[@]}" --file-prefix "$tag-b" \
-		-l "$cpu_bench" "$(memif 0 client c 02:00:00:00:00:64)" -- --port net_memif0 \
-		--ip 10.88.0.100 --server 1=10.88.0.1,02:00:00:00:00:01 --cluster-id "$cluster_id" \
+		-l "$cpu_bench" "$(slm_client_vdev)" -- --port net_memif0 \
+		--ip "$SLM_CLIENT_IP" --server "$SLM_LEADER_SERVER" --cluster-id "$cluster_id" \
 		--clients "$2" --ops 20000000 --warmup "$warm" --duration "$run_s" \
 		--value-size "$5" --keys "$keys" --json 2>"$work/bench.log") ||
 		{ log "bench failed"; cat "$work/bench.log" >&2; }
