@@ -95,7 +95,8 @@ static void usage(FILE *f)
 		"  --keys N           cycle over N distinct keys (default: a new key per write)\n"
 		"  --key-file F       cluster key (64 hex digits)\n"
 		"  --prefix P         key prefix (default \"b\")\n"
-		"  --acked FILE       write 'key lsn epoch' for every acknowledged write\n"
+		"  --acked FILE       write 'key lsn epoch time_ns' for every acknowledged write\n"
+		"                     (time: CLOCK_MONOTONIC when the answer arrived)\n"
 		"  --retry-ms N       resend an unanswered request after N ms (default 200)\n"
 		"  --deadline-ms N    give a write up after N ms (default 10000)\n"
 		"  --json             one JSON object on stdout\n"
@@ -241,7 +242,7 @@ static void bench_done(struct bench *b, struct slot *s, const struct sl_client_r
 
 	b->lat_ns[b->n_lat++] = t - s->due_ns;
 	if (b->acked)
-		fprintf(b->acked, "%s %" PRIu64 " %u\n", s->key, r->lsn, r->epoch);
+		fprintf(b->acked, "%s %" PRIu64 " %u %" PRIu64 "\n", s->key, r->lsn, r->epoch, t);
 	s->busy = false;
 }
 
