@@ -37,6 +37,14 @@ static struct core_session *session_find(struct sl_core *c, uint64_t client_id)
 	return NULL;
 }
 
+/* Whether the session of client_id already holds seq (a retry of an applied write). */
+bool core_session_holds(struct sl_core *c, uint64_t client_id, uint64_t seq)
+{
+	const struct core_session *s = session_find(c, client_id);
+
+	return s && seq <= s->seq;
+}
+
 /*
  * A free slot in the probe window, or the one whose last write is oldest. Every replica
  * applies the same records in the same order, so every replica evicts the same session.
@@ -82,11 +90,12 @@ struct apply_result {
 	uint8_t status;
 	uint64_t lsn; /* commit token: the write's own, or the original's for a retry */
 	uint32_t epoch;
+	bool kv_full; /* this record's PUT found the table full */
 };
 
 static struct apply_result apply_write(struct sl_core *c, const struct sl_record_view *r)
 {
-	struct apply_result res = { SL_ST_OK, r->hdr.lsn, r->hdr.epoch };
+	struct apply_result res = { SL_ST_OK, r->hdr.lsn, r->hdr.epoch, false };
 	struct core_session *s = NULL;
 	int rc;
 
@@ -96,8 +105,8 @@ static struct apply_result apply_write(struct sl_core *c, const struct sl_record
 			/* A retry: no second effect, and the original answer. */
 			c->stats.client_dup++;
 			if (r->origin.seq == s->seq)
-				return (struct apply_result){ s->status, s->lsn, s->epoch };
-			return (struct apply_result){ SL_ST_OK, 0, 0 };
+				return (struct apply_result){ s->status, s->lsn, s->epoch, false };
+			return (struct apply_result){ SL_ST_OK, 0, 0, false };
 		}
 	}
 	if (r->hdr.type == SL_REC_PUT)
@@ -105,8 +114,14 @@ static struct apply_result apply_write(struct sl_core *c, const struct sl_record
 	else
 		rc = core_kv_del(c->kv, r->key, r->hdr.key_len);
 	if (rc == -ENOSPC) {
+		/*
+		 * The record is committed: its answer must be final, or the client's
+		 * retry, deduplicated against the session below, would hear "retry" for
+		 * ever. Every replica stores the same answer.
+		 */
 		c->stats.kv_full++;
-		res.status = SL_ST_BUSY;
+		res.status = SL_ST_FULL;
+		res.kv_full = true;
 	}
 	if (r->hdr.flags & SL_REC_F_ORIGIN) {
 		if (!s)
@@ -136,7 +151,7 @@ static struct apply_result apply_record(struct sl_core *c, const struct sl_recor
 		}
 		break;
 	}
-	return (struct apply_result){ SL_ST_OK, r->hdr.lsn, r->hdr.epoch };
+	return (struct apply_result){ SL_ST_OK, r->hdr.lsn, r->hdr.epoch, false };
 }
 
 /* A record from outside the ring (a WAL read): parsed with every bound checked. */
@@ -180,7 +195,7 @@ static void apply_one(struct sl_core *c, struct core_entry *e, const struct sl_r
 	assert(r->hdr.lsn == c->applied_lsn + 1);
 	c->applied_lsn = r->hdr.lsn;
 	c->stats.records_applied++;
-	if (res.status == SL_ST_BUSY)
+	if (res.kv_full)
 		core_notify(out, SL_NOTE_KV_FULL, r->hdr.lsn, 0);
 	if (e && e->has_ctx) {
 		/* The leader answers once the policy's level holds (core_leader_reply). */

@@ -28,6 +28,9 @@ void sl_core_config_default(struct sl_core_config *cfg)
 	cfg->rto_min_ns = 200000;
 	cfg->rto_max_ns = 50000000;
 	cfg->read_wait_ns = 10000000;
+	cfg->client_timeout_ns = 5000000000ull;
+	cfg->lease_ns = 0; /* check-quorum is opt-in: the controller must send RENEW */
+	cfg->pause_max_ns = 10000000000ull;
 	cfg->policy = sl_policy_default();
 	cfg->bugs = 0;
 }
@@ -170,6 +173,7 @@ struct sl_core *sl_core_init(void *mem, size_t len, const struct sl_core_config 
 	c->role = SL_ROLE_FENCED;
 	c->policy = c->applied_policy = cfg->policy;
 	c->epoch_start_lsn = UINT64_MAX;
+	c->leader_heard_ns = UINT64_MAX;
 	if (rec) {
 		c->epoch = rec->epoch;
 		c->last_lsn = c->persist_lsn = c->flushed_lsn = rec->last_lsn;
@@ -416,6 +420,12 @@ void core_set_role(struct sl_core *c, uint8_t role, uint32_t epoch, uint16_t lea
 		c->match_lsn = 0; /* nothing known to agree with a new leader yet */
 		core_follower_reset(c, out);
 	}
+	if (new_epoch || leader != c->leader || role != c->role) {
+		/* A pause, a lost lease and the leader's age belong to the role they began in. */
+		c->paused = false;
+		c->lease_expired = false;
+		c->leader_heard_ns = UINT64_MAX;
+	}
 	c->epoch = epoch;
 	c->leader = leader;
 	if (new_epoch)
@@ -459,6 +469,18 @@ static int core_on_control(struct sl_core *c, const struct sl_control *ctl, stru
 		if (c->role != SL_ROLE_LEADER || !same)
 			return -EPERM;
 		core_leader_set_policy(c, &ctl->policy, out);
+		return 0;
+	case SL_CTL_PAUSE:
+		/* Switchover (DESIGN.md §6): new writes wait while the target catches up. */
+		if (c->role != SL_ROLE_LEADER || !same)
+			return -EPERM;
+		c->paused = ctl->pause != 0;
+		c->pause_ns = c->now_ns;
+		return 0;
+	case SL_CTL_RENEW:
+		/* Only the leader holds a lease; anyone else has nothing to renew. */
+		if (c->role == SL_ROLE_LEADER && same)
+			c->lease_renew_ns = c->now_ns;
 		return 0;
 	case SL_CTL_SET_LEARNER: {
 		struct core_peer *p = core_peer_find(c, ctl->node);
@@ -530,8 +552,16 @@ static int core_on_frame(struct sl_core *c, const struct sl_event *ev, struct sl
 	case SL_FRAME_APPEND:
 		if (!core_accept_leader_frame(c, h->src_node, out))
 			break;
+		c->leader_heard_ns = c->now_ns;
 		core_follower_on_append(c, ev, out);
 		return 0;
+	case SL_FRAME_HEARTBEAT:
+		/* Our leaders send empty APPENDs; a HEARTBEAT still shows the leader alive. */
+		if (c->role != SL_ROLE_LEADER && c->leader != 0 && c->leader == h->src_node) {
+			c->leader_heard_ns = c->now_ns;
+			return 0;
+		}
+		break;
 	case SL_FRAME_ACK:
 		if (c->role == SL_ROLE_LEADER && h->epoch == c->epoch) {
 			core_leader_on_ack(c, h->src_node, &v->u.ack, out);
@@ -696,8 +726,15 @@ void sl_core_status(const struct sl_core *c, uint64_t now_ns, struct sl_core_sta
 	out->commit_lsn = c->commit_lsn;
 	out->degraded = c->degraded;
 	out->policy = c->policy;
-	if (c->role != SL_ROLE_LEADER)
+	out->lease_expired = c->lease_expired;
+	if (c->role != SL_ROLE_LEADER) {
+		if (c->leader_heard_ns == UINT64_MAX)
+			out->leader_age_ns = UINT64_MAX;
+		else if (now_ns > c->leader_heard_ns)
+			out->leader_age_ns = now_ns - c->leader_heard_ns;
 		return;
+	}
+	out->paused = core_paused(c, now_ns);
 	out->n_peers = c->n_peers;
 	for (unsigned i = 0; i < c->n_peers; i++)
 		peer_status(c, &c->peers[i], now_ns, &out->peers[i]);

@@ -55,10 +55,11 @@ struct sl_core_config {
 	uint64_t rto_max_ns;
 	uint64_t read_wait_ns;	    /* a read waits this long for min_lsn, then STALE */
 	uint64_t client_timeout_ns; /* leader: a write not committed this long is answered
-				     * TIMEOUT (outcome unknown: it may still commit) */
+				     * TIMEOUT (outcome unknown: it may still commit; 0: off) */
 	uint64_t lease_ns;	    /* leader: steps down when neither the controller (SL_CTL_RENEW)
 				     * nor a majority of followers were heard this long (0: off) */
-	uint64_t pause_max_ns;	    /* SL_CTL_PAUSE ends by itself after this long */
+	uint64_t pause_max_ns;	    /* SL_CTL_PAUSE ends by itself after this long (0: only
+				     * PAUSE 0 or a role or epoch change ends it) */
 	struct sl_policy policy;    /* until a CONFIG record says otherwise */
 	uint32_t bugs;		    /* SL_BUG_*: honoured only in the simulator's build */
 };
@@ -124,7 +125,7 @@ enum sl_notify {
 	SL_NOTE_DEGRADED,    /* a = 1 entering async degradation, 0 leaving */
 	SL_NOTE_TRUNCATED,   /* a = first discarded LSN, b = records discarded */
 	SL_NOTE_SPLIT_BRAIN, /* a = other node claiming leadership of our epoch */
-	SL_NOTE_KV_FULL,     /* a = LSN whose PUT found the table full */
+	SL_NOTE_KV_FULL,     /* a = LSN whose PUT found the table full (answered SL_ST_FULL) */
 };
 
 struct sl_action {
@@ -196,11 +197,14 @@ struct sl_core_stats {
 	uint64_t frames_received[SL_FRAME__MAX];
 	uint64_t retransmits;
 	uint64_t nacks_sent;
+	uint64_t nacks_ignored;	 /* leader: repeats of a NACK whose retransmission is under way */
 	uint64_t stale_epoch;	 /* frames or commands of an older epoch, ignored */
 	uint64_t foreign_frames; /* frames that make no sense in our role */
 	uint64_t client_not_leader;
 	uint64_t client_busy;
-	uint64_t client_dup; /* writes recognised as retries at apply */
+	uint64_t client_timeouts; /* writes answered TIMEOUT (client_timeout_ns) */
+	uint64_t lease_expired;	  /* times the leader stepped down for want of a lease */
+	uint64_t client_dup;	  /* writes recognised as retries at apply */
 	uint64_t reads_stale;
 	uint64_t degraded_count;
 	uint64_t truncated_records;

@@ -53,6 +53,8 @@ struct core_peer {
 	uint64_t rto_ns;
 	uint64_t wal_read_ns;	  /* a catch-up read is pending since (0: none) */
 	uint64_t commit_sent_lsn; /* commit_lsn carried by the last frame to it */
+	uint64_t nack_lsn;	  /* the last NACK rewound next_lsn to here (0: none) ... */
+	uint64_t nack_ns;	  /* ... at this time */
 };
 
 /* An APPEND as a follower handles it: from a frame, or from the reorder buffer. */
@@ -121,6 +123,11 @@ struct sl_core {
 	bool degraded;
 	struct core_peer peers[SL_NODE_MAX];
 	uint8_t n_peers;
+	uint64_t timeout_lsn;	 /* clients up to here were checked for client_timeout_ns */
+	uint64_t lease_renew_ns; /* PROMOTE or the last SL_CTL_RENEW */
+	bool lease_expired;	 /* stepped down for want of a lease, until the next role */
+	bool paused;		 /* SL_CTL_PAUSE: new writes are refused ... */
+	uint64_t pause_ns;	 /* ... since */
 
 	/* Follower. */
 	uint64_t match_lsn; /* the log agrees with the current leader's up to here */
@@ -129,7 +136,9 @@ struct sl_core {
 	uint64_t acked_flushed, acked_applied; /* what the last ACK said */
 	struct core_parked *parked;	       /* [cfg.reorder_frames] */
 	uint32_t n_parked;
-	uint64_t gap_nack_ns; /* last NACK for a gap held open by parked frames */
+	uint64_t gap_nack_lsn;	  /* last GAP NACK asked for this LSN (0: none) ... */
+	uint64_t gap_nack_ns;	  /* ... at this time: one per gap per rto_min_ns */
+	uint64_t leader_heard_ns; /* last valid frame from the leader (UINT64_MAX: none) */
 
 	/* Applying from the WAL (restart, or after a truncation below applied). */
 	uint64_t apply_read_ns;
@@ -195,6 +204,18 @@ void core_reads_answer(struct sl_core *c, struct sl_actions *out);
 void core_reply(struct sl_core *c, struct sl_actions *out, uint64_t ctx,
 		const struct sl_client_req *req, uint8_t status, uint64_t lsn, uint32_t epoch);
 size_t core_sessions_size(uint32_t clients, uint32_t *mask);
+bool core_session_holds(struct sl_core *c, uint64_t client_id, uint64_t seq);
+
+/*
+ * SL_CTL_PAUSE is in force at now_ns. pause_max_ns bounds it: a switchover whose
+ * controller died half-way must not leave the cluster refusing writes for ever.
+ */
+static inline bool core_paused(const struct sl_core *c, uint64_t now_ns)
+{
+	if (!c->paused || c->cfg.pause_max_ns == 0 || now_ns < c->pause_ns)
+		return c->paused;
+	return now_ns - c->pause_ns < c->cfg.pause_max_ns;
+}
 
 /* The ring slot of lsn, or NULL when lsn is not in the ring. */
 static inline struct core_entry *core_entry(const struct sl_core *c, uint64_t lsn)

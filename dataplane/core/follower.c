@@ -29,6 +29,23 @@ static void follower_nack(struct sl_core *c, uint8_t reason, uint64_t last_lsn,
 	c->stats.nacks_sent++;
 }
 
+/*
+ * One GAP NACK per gap (the LSN it asks for) per rto_min_ns. Every frame of a burst that
+ * lands beyond a gap (one that overtook a lost frame, or one a full ring made us drop)
+ * would ask again, and each NACK costs the leader a rewind: one per RTO is enough, and
+ * the leader retransmits on its own timeout as well. A new gap asks at once.
+ */
+static void follower_gap_nack(struct sl_core *c, struct sl_actions *out)
+{
+	uint64_t expected = c->last_lsn + 1;
+
+	if (c->gap_nack_lsn == expected && c->now_ns - c->gap_nack_ns < c->cfg.rto_min_ns)
+		return;
+	c->gap_nack_lsn = expected;
+	c->gap_nack_ns = c->now_ns;
+	follower_nack(c, SL_NACK_GAP, c->last_lsn, out);
+}
+
 /* ACK levels only count records known to match the leader's log. */
 static void follower_ack(struct sl_core *c, struct sl_actions *out)
 {
@@ -135,9 +152,10 @@ static bool reorder_park(struct sl_core *c, const struct core_append *ap)
 	return true;
 }
 
-/* A new leader or epoch: frames held for the old one go. */
+/* A new leader or epoch: frames held for the old one go; the next gap asks at once. */
 void core_follower_reset(struct sl_core *c, struct sl_actions *out)
 {
+	c->gap_nack_lsn = 0;
 	for (uint32_t i = 0; i < c->cfg.reorder_frames && c->n_parked > 0; i++) {
 		struct core_parked *p = &c->parked[i];
 
@@ -159,7 +177,7 @@ static void follower_handle(struct sl_core *c, const struct core_append *ap, boo
 	if (a->prev_lsn > c->last_lsn) {
 		if (may_park && reorder_park(c, ap))
 			return;
-		follower_nack(c, SL_NACK_GAP, c->last_lsn, out);
+		follower_gap_nack(c, out);
 		free_append(ap, out);
 		return;
 	}
@@ -224,11 +242,9 @@ static void reorder_gap_check(struct sl_core *c, struct sl_actions *out)
 	for (uint32_t i = 0; i < c->cfg.reorder_frames; i++)
 		if (c->parked[i].used && c->parked[i].arrival_ns < oldest)
 			oldest = c->parked[i].arrival_ns;
-	if (oldest == UINT64_MAX || c->now_ns - oldest < c->cfg.rto_min_ns ||
-	    c->now_ns - c->gap_nack_ns < c->cfg.rto_min_ns)
+	if (oldest == UINT64_MAX || c->now_ns - oldest < c->cfg.rto_min_ns)
 		return;
-	c->gap_nack_ns = c->now_ns;
-	follower_nack(c, SL_NACK_GAP, c->last_lsn, out);
+	follower_gap_nack(c, out);
 }
 
 void core_follower_tick(struct sl_core *c, struct sl_actions *out)

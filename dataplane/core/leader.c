@@ -96,9 +96,35 @@ void core_leader_start(struct sl_core *c, struct sl_actions *out)
 	leader_adopt_log_policy(c);
 	c->degraded = false;
 	c->replied_lsn = c->applied_lsn;
+	c->timeout_lsn = c->last_lsn;  /* older records have no client here */
+	c->lease_renew_ns = c->now_ns; /* the lease clock starts at PROMOTE */
 	c->noop_pending = true;
 	c->epoch_start_lsn = UINT64_MAX;
 	leader_try_noop(c, out);
+}
+
+/*
+ * A PUT of a new key while the table is full would commit with no effect: it is refused
+ * before it is sequenced (BUSY: nothing enters the log, a retry may find room). Not a
+ * retry of a write its session already holds, which must get its original answer. Writes
+ * still in the log can fill the table after this check; apply answers those with the
+ * final SL_ST_FULL.
+ */
+static bool leader_kv_refuses(struct sl_core *c, const struct sl_record_view *r)
+{
+	if (r->hdr.type != SL_REC_PUT || core_kv_count(c->kv) < c->cfg.kv_keys)
+		return false;
+	if (core_kv_get(c->kv, r->key, r->hdr.key_len, NULL, NULL, NULL) == 0)
+		return false;
+	return !core_session_holds(c, r->origin.client_id, r->origin.seq);
+}
+
+/* Refuses a client's write before sequencing it: nothing of it enters the log. */
+static void leader_refuse(struct sl_core *c, const struct sl_event *ev, uint8_t status,
+			  struct sl_actions *out)
+{
+	core_reply(c, out, ev->u.client.ctx, &ev->u.client.req, status, 0, 0);
+	core_free(out, ev->u.client.rec.handle);
 }
 
 void core_leader_client_write(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out)
@@ -113,14 +139,15 @@ void core_leader_client_write(struct sl_core *c, const struct sl_event *ev, stru
 	    !(r.hdr.flags & SL_REC_F_ORIGIN) || r.origin.client_id != req->client_id ||
 	    r.origin.seq != req->seq ||
 	    r.hdr.type != (req->op == SL_OP_PUT ? SL_REC_PUT : SL_REC_DEL)) {
-		core_reply(c, out, ev->u.client.ctx, req, SL_ST_BAD_REQUEST, 0, 0);
-		core_free(out, ref->handle);
+		leader_refuse(c, ev, SL_ST_BAD_REQUEST, out);
 		return;
 	}
-	if (!core_ring_make_room(c, out)) {
+	/* Switchover (SL_CTL_PAUSE): what was taken replicates and commits; nothing new. */
+	if (c->paused && !core_paused(c, c->now_ns))
+		c->paused = false;
+	if (c->paused || leader_kv_refuses(c, &r) || !core_ring_make_room(c, out)) {
 		c->stats.client_busy++;
-		core_reply(c, out, ev->u.client.ctx, req, SL_ST_BUSY, 0, 0);
-		core_free(out, ref->handle);
+		leader_refuse(c, ev, SL_ST_BUSY, out);
 		return;
 	}
 	sl_record_stamp(ref->data, c->last_lsn + 1, c->epoch);
@@ -249,6 +276,8 @@ void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *
 	else
 		next = min_u64(core_epoch_end(c, nack->last_epoch), nack->last_lsn) + 1;
 	next = min_u64(next, c->last_lsn + 1);
+	if (next == 0)
+		next = 1; /* a follower's log starts at LSN 1 whatever the frame says */
 	/*
 	 * The follower's word about its log beats what it acknowledged earlier: a node
 	 * that restarted may have lost records it had only received (level "received").
@@ -259,8 +288,19 @@ void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *
 		p->applied_lsn = min_u64(p->applied_lsn, next - 1);
 	} else if (next >= p->next_lsn) {
 		return; /* already resending from there or earlier */
+	} else if (p->nack_lsn != 0 && next >= p->nack_lsn && c->now_ns - p->nack_ns < p->rto_ns) {
+		/*
+		 * Every frame of a burst that followed a gap brings its own NACK: the first
+		 * rewound next_lsn, and while that retransmission is younger than an RTO
+		 * the rest ask for what is already on its way. Rewinding again on each
+		 * would resend the window once per NACK (a storm that feeds itself).
+		 */
+		c->stats.nacks_ignored++;
+		return;
 	}
 	p->next_lsn = next;
+	p->nack_lsn = next;
+	p->nack_ns = c->now_ns;
 	p->progress_ns = c->now_ns;
 	p->last_ack_ns = c->now_ns;
 }
@@ -553,11 +593,84 @@ void core_leader_commit(struct sl_core *c, struct sl_actions *out)
 	leader_reply(c, visible, out);
 }
 
+/*
+ * client_timeout_ns: a write not committed in time is answered TIMEOUT (its outcome is
+ * unknown: it may still commit) and its reply context is dropped, so no second answer
+ * goes out. A retry with the same (client_id, seq) is deduplicated at apply and gets
+ * the original token once the record commits. Records arrive in LSN order, so the scan
+ * stops at the first one still young.
+ */
+static void leader_timeout_clients(struct sl_core *c, struct sl_actions *out)
+{
+	uint64_t lsn = c->timeout_lsn > c->replied_lsn ? c->timeout_lsn : c->replied_lsn;
+
+	if (c->cfg.client_timeout_ns == 0)
+		return;
+	for (lsn++; lsn <= c->last_lsn; lsn++) {
+		struct core_entry *e = core_entry(c, lsn);
+		struct sl_client_req req;
+
+		if (e && c->now_ns - e->arrival_ns < c->cfg.client_timeout_ns)
+			break;
+		c->timeout_lsn = lsn;
+		if (!e || !e->has_ctx)
+			continue;
+		req = entry_req(e);
+		core_reply(c, out, e->ctx, &req, SL_ST_TIMEOUT, 0, 0);
+		e->has_ctx = 0;
+		c->stats.client_timeouts++;
+	}
+}
+
+/*
+ * Check-quorum (DESIGN.md §6): the lease holds while the controller renewed it (RENEW)
+ * or a majority of the voting members, this leader included, acknowledged within
+ * lease_ns. Learners do not vote.
+ */
+static bool leader_lease_held(struct sl_core *c)
+{
+	unsigned voters = 1, heard = 1;
+
+	if (c->cfg.lease_ns == 0 || c->now_ns - c->lease_renew_ns < c->cfg.lease_ns)
+		return true;
+	for (unsigned i = 0; i < c->n_peers; i++) {
+		const struct core_peer *p = &c->peers[i];
+
+		if (!peer_counted(c, p))
+			continue;
+		voters++;
+		if (p->last_ack_ns != 0 && c->now_ns - p->last_ack_ns < c->cfg.lease_ns)
+			heard++;
+	}
+	return 2 * heard > voters;
+}
+
+/*
+ * A leader without a lease may have been replaced already: it stops taking writes
+ * before the controller, which waits failure_timeout_ms (longer than the lease), can
+ * promote another. It stays at its epoch, fenced, with no leader (0): clients are told
+ * NOT_LEADER without a hint to come back here, and a frame or command of the next
+ * leader makes it a follower (or the controller promotes it again at this epoch).
+ */
+static void leader_step_down(struct sl_core *c, struct sl_actions *out)
+{
+	c->stats.lease_expired++;
+	core_set_role(c, SL_ROLE_FENCED, c->epoch, 0, out);
+	c->lease_expired = true;
+}
+
 void core_leader_tick(struct sl_core *c, struct sl_actions *out)
 {
+	if (!leader_lease_held(c)) {
+		leader_step_down(c, out);
+		return;
+	}
+	if (c->paused && !core_paused(c, c->now_ns))
+		c->paused = false;
 	leader_try_noop(c, out);
 	core_persist_new(c, out);
 	for (unsigned i = 0; i < c->n_peers; i++)
 		leader_send(c, &c->peers[i], out);
 	core_leader_commit(c, out);
+	leader_timeout_clients(c, out);
 }

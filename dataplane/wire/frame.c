@@ -87,6 +87,7 @@ static const char *const client_status_names[SL_ST__MAX] = {
 	[SL_ST_TOO_LARGE] = "too_large",
 	[SL_ST_BAD_REQUEST] = "bad_request",
 	[SL_ST_TIMEOUT] = "timeout",
+	[SL_ST_FULL] = "full",
 };
 
 /* libsodium picks its fastest BLAKE2b once; calling it first is required for that. */

@@ -194,6 +194,7 @@ enum sl_client_status {
 	SL_ST_TOO_LARGE = 5,   /* key or value over the limit */
 	SL_ST_BAD_REQUEST = 6, /* malformed request */
 	SL_ST_TIMEOUT = 7,     /* not committed in time; outcome unknown */
+	SL_ST_FULL = 8,	       /* the key-value table has no room for the key: final */
 	SL_ST__MAX
 };
 struct sl_client_resp {

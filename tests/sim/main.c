@@ -72,6 +72,10 @@ static void usage(FILE *f)
 		"  --policy TEXT      e.g. 'first 1 (n2,n3)'; default: each seed draws one\n"
 		"  --duration-ms N    virtual time with faults per seed (default 300)\n"
 		"  --clients N        1..8 (default 4)\n"
+		"  --lease-ms N       leader lease for every seed, 0: off (default: 10 ms on\n"
+		"                     even seeds, off on odd ones)\n"
+		"  --client-timeout-ms N  writes not committed this long are answered TIMEOUT\n"
+		"                     (default: the core's, 5 s)\n"
 		"  --inject-bug NAME  enable a known bug (see --list-bugs)\n"
 		"  --expect-violations  exit 0 only if a violation was found\n"
 		"  --stop-at-first    stop after the first seed with a violation\n"
@@ -113,7 +117,7 @@ static int parse_bug(const char *name, uint32_t *bits)
 
 struct totals {
 	uint64_t runs, bad_seeds, violations, acked, lost, reads, failovers, crashes, truncated;
-	uint64_t reordered, retransmits;
+	uint64_t reordered, retransmits, nacks, nacks_ignored, stepdowns, timeouts;
 };
 
 static void report(uint64_t seed, const struct sim_result *r, struct totals *t)
@@ -128,6 +132,10 @@ static void report(uint64_t seed, const struct sim_result *r, struct totals *t)
 	t->truncated += r->truncated;
 	t->reordered += r->reordered;
 	t->retransmits += r->retransmits;
+	t->nacks += r->nacks;
+	t->nacks_ignored += r->nacks_ignored;
+	t->stepdowns += r->lease_stepdowns;
+	t->timeouts += r->client_timeouts;
 	if (r->violations == 0)
 		return;
 	t->bad_seeds++;
@@ -148,6 +156,8 @@ int main(int argc, char **argv)
 		{ "list-bugs", no_argument, 0, 'l' },
 		{ "duration-ms", required_argument, 0, 'd' },
 		{ "clients", required_argument, 0, 'c' },
+		{ "lease-ms", required_argument, 0, 'L' },
+		{ "client-timeout-ms", required_argument, 0, 'T' },
 		{ "expect-violations", no_argument, 0, 'e' },
 		{ "stop-at-first", no_argument, 0, '1' },
 		{ "help", no_argument, 0, 'h' },
@@ -156,6 +166,9 @@ int main(int argc, char **argv)
 	struct sim_opts o = {
 		.nodes = 3, .faults = SIM_F_ALL, .duration_ns = 300000000, .clients = 4
 	};
+	/* Half the seeds run with a lease shorter than the controller's failure timeout
+	 * (20 ms), as deployments must; the seed decides, the random stream is untouched. */
+	int64_t lease_ms = -1;
 	uint64_t a = 1, b = 100, v;
 	bool trace = false, expect = false, stop = false;
 	struct totals t = { 0 };
@@ -210,6 +223,16 @@ int main(int argc, char **argv)
 				goto bad;
 			o.clients = (unsigned)v;
 			break;
+		case 'L':
+			if (parse_u64(optarg, &v) || v > 100000)
+				goto bad;
+			lease_ms = (int64_t)v;
+			break;
+		case 'T':
+			if (parse_u64(optarg, &v) || v < 1 || v > 100000)
+				goto bad;
+			o.client_timeout_ns = v * 1000000;
+			break;
 		case 'e':
 			expect = true;
 			break;
@@ -229,6 +252,7 @@ int main(int argc, char **argv)
 		struct sim_result r;
 
 		o.seed = seed;
+		o.lease_ns = lease_ms >= 0 ? (uint64_t)lease_ms * 1000000 : seed % 2 ? 0 : 10000000;
 		o.trace = trace ? stdout : NULL;
 		sim_run(&o, &r);
 		report(seed, &r, &t);
@@ -245,9 +269,12 @@ int main(int argc, char **argv)
 	       " violations in %" PRIu64 " seeds; acked writes %" PRIu64
 	       ", lost under async %" PRIu64 ", reads checked %" PRIu64 ", failovers %" PRIu64
 	       ", crashes %" PRIu64 ", records truncated %" PRIu64
-	       ", frames held for reordering %" PRIu64 ", retransmissions %" PRIu64 "\n",
+	       ", frames held for reordering %" PRIu64 ", retransmissions %" PRIu64
+	       ", NACKs %" PRIu64 " (%" PRIu64 " ignored as repeats), lease step-downs %" PRIu64
+	       ", client timeouts %" PRIu64 "\n",
 	       a, b, t.runs, t.violations, t.bad_seeds, t.acked, t.lost, t.reads, t.failovers,
-	       t.crashes, t.truncated, t.reordered, t.retransmits);
+	       t.crashes, t.truncated, t.reordered, t.retransmits, t.nacks, t.nacks_ignored,
+	       t.stepdowns, t.timeouts);
 	if (expect)
 		return t.violations ? 0 : 1;
 	return t.violations ? 1 : 0;

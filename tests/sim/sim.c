@@ -30,6 +30,7 @@ struct sim_node {
 	unsigned id;
 	bool up;
 	bool isolated; /* cut off from the other nodes and the controller */
+	bool ctl_cut;  /* cut off from the controller only */
 	void *mem;
 	struct sl_core *core;
 	struct sl_actions out;
@@ -577,6 +578,10 @@ static void node_account(struct sim *s, struct sim_node *nd)
 
 	s->r->reordered += st->reordered;
 	s->r->retransmits += st->retransmits;
+	s->r->nacks += st->nacks_sent;
+	s->r->nacks_ignored += st->nacks_ignored;
+	s->r->lease_stepdowns += st->lease_expired;
+	s->r->client_timeouts += st->client_timeouts;
 }
 
 static void node_crash(struct sim *s, struct sim_node *nd)
@@ -835,7 +840,7 @@ static void deliver_to_script(struct sim *s, const struct net_msg *m)
 
 static bool ctl_reaches(struct sim *s, unsigned id)
 {
-	return s->nodes[id].up && !s->nodes[id].isolated;
+	return s->nodes[id].up && !s->nodes[id].isolated && !s->nodes[id].ctl_cut;
 }
 
 static void ctl_command(struct sim *s, unsigned id, uint8_t cmd, uint16_t node, uint32_t epoch)
@@ -973,6 +978,15 @@ static void ctl_failover(struct sim *s)
 	ctl_rewrite_policy(s, old, best);
 }
 
+/* The controller heard its leader: the lease goes on (untraced: once a millisecond). */
+static void ctl_renew(struct sim *s, unsigned id)
+{
+	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = s->now };
+
+	ev.u.control = (struct sl_control){ .cmd = SL_CTL_RENEW, .epoch = s->ctl_epoch };
+	node_step(s, &s->nodes[id], &ev);
+}
+
 /* Brings every reachable node in line with the controller's view. */
 static void ctl_reconcile(struct sim *s)
 {
@@ -1009,6 +1023,8 @@ static void ctl_tick(struct sim *s)
 	}
 	s->ctl_lost_since = 0;
 	s->ctl_commit_seen = st.commit_lsn;
+	if (s->cfg.lease_ns)
+		ctl_renew(s, s->ctl_leader);
 	ctl_reconcile(s);
 }
 
@@ -1203,6 +1219,9 @@ static void sim_setup(struct sim *s)
 	cfg->rto_max_ns = 10000000;
 	cfg->read_wait_ns = 3000000;
 	cfg->bugs = s->o->bugs;
+	cfg->lease_ns = s->o->lease_ns;
+	if (s->o->client_timeout_ns)
+		cfg->client_timeout_ns = s->o->client_timeout_ns;
 	if (s->o->policy_given)
 		cfg->policy = s->o->policy;
 	else
@@ -1291,6 +1310,7 @@ static void sim_settle(struct sim *s)
 	memset(s->net.cut, 0, sizeof(s->net.cut));
 	for (unsigned id = 1; id <= s->n; id++) {
 		s->nodes[id].isolated = false;
+		s->nodes[id].ctl_cut = false;
 		if (!s->nodes[id].up)
 			node_start(s, &s->nodes[id]);
 	}
@@ -1389,8 +1409,8 @@ struct sim *sim_new(const struct sim_opts *o, struct sim_result *r)
 	s->n = o->nodes < 3 ? 3 : o->nodes > SIM_NODES_MAX ? SIM_NODES_MAX : o->nodes;
 	s->n_clients = o->clients > SIM_CLIENTS_MAX ? SIM_CLIENTS_MAX : o->clients;
 	sim_setup(s);
-	trace(s, "seed %" PRIu64 ": %u nodes, policy %s, faults 0x%x", o->seed, s->n, r->policy,
-	      o->faults);
+	trace(s, "seed %" PRIu64 ": %u nodes, policy %s, faults 0x%x, lease %" PRIu64 " us",
+	      o->seed, s->n, r->policy, o->faults, o->lease_ns / 1000);
 	return s;
 }
 
@@ -1446,6 +1466,14 @@ void sim_isolate(struct sim *s, unsigned id, bool on)
 	if (id >= 1 && id <= s->n) {
 		set_isolated(s, id, on);
 		trace(s, on ? "script: isolate n%u" : "script: n%u rejoins", id);
+	}
+}
+
+void sim_ctl_cut(struct sim *s, unsigned id, bool on)
+{
+	if (id >= 1 && id <= s->n) {
+		s->nodes[id].ctl_cut = on;
+		trace(s, on ? "script: controller loses n%u" : "script: controller hears n%u", id);
 	}
 }
 

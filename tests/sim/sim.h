@@ -31,7 +31,10 @@ struct sim_opts {
 	uint32_t bugs;	      /* SL_BUG_* */
 	uint64_t duration_ns; /* virtual time with faults, before the settle phase */
 	unsigned clients;
-	FILE *trace; /* non-NULL: print every event and action */
+	uint64_t lease_ns;	    /* check-quorum lease of the cores (0: off); the scripted
+				     * controller renews it on every look while it reaches the leader */
+	uint64_t client_timeout_ns; /* 0: the core's default */
+	FILE *trace;		    /* non-NULL: print every event and action */
 };
 
 struct sim_result {
@@ -48,6 +51,10 @@ struct sim_result {
 	uint64_t rejected;  /* frames the codec refused */
 	uint64_t reordered; /* APPENDs held by a follower until a gap filled */
 	uint64_t retransmits;
+	uint64_t nacks;		  /* NACKs followers sent */
+	uint64_t nacks_ignored;	  /* of those, leaders ignored as repeats */
+	uint64_t lease_stepdowns; /* leaders that stepped down for want of a lease */
+	uint64_t client_timeouts; /* writes answered TIMEOUT */
 	char policy[96];
 };
 
@@ -75,6 +82,8 @@ void sim_finish(struct sim *s);
 void sim_crash(struct sim *s, unsigned id);
 void sim_restart(struct sim *s, unsigned id);
 void sim_isolate(struct sim *s, unsigned id, bool on);
+/* Cuts node id off from the controller only (its data links stay up), or heals that. */
+void sim_ctl_cut(struct sim *s, unsigned id, bool on);
 void sim_set_policy(struct sim *s, const struct sl_policy *p);
 /* Node id receives the log but is not counted by the commit policy (nor promoted). */
 void sim_set_learner(struct sim *s, unsigned id, bool on);

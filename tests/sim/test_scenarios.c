@@ -25,10 +25,17 @@ struct scenario {
 	size_t trace_len;
 };
 
-static void start(struct scenario *sc, const char *policy, unsigned clients)
+/* A 3-node cluster with a leader lease (0: off) and a client timeout (0: default). */
+static void start_with(struct scenario *sc, const char *policy, unsigned clients, uint64_t lease_ns,
+		       uint64_t client_timeout_ns)
 {
 	memset(sc, 0, sizeof(*sc));
-	sc->o = (struct sim_opts){ .seed = 42, .nodes = 3, .faults = 0, .clients = clients };
+	sc->o = (struct sim_opts){ .seed = 42,
+				   .nodes = 3,
+				   .faults = 0,
+				   .clients = clients,
+				   .lease_ns = lease_ns,
+				   .client_timeout_ns = client_timeout_ns };
 	assert_int_equal(sl_policy_parse(policy, strlen(policy), &sc->o.policy, NULL, 0), 0);
 	sc->o.policy_given = true;
 	sc->o.trace = open_memstream(&sc->trace, &sc->trace_len);
@@ -36,6 +43,11 @@ static void start(struct scenario *sc, const char *policy, unsigned clients)
 	sc->s = sim_new(&sc->o, &sc->r);
 	sim_run_for(sc->s, 5 * MS, clients > 0);
 	assert_int_equal(sim_leader(sc->s), 1);
+}
+
+static void start(struct scenario *sc, const char *policy, unsigned clients)
+{
+	start_with(sc, policy, clients, 0, 0);
 }
 
 /* Heals, converges, checks the acknowledged writes; nothing may have been violated. */
@@ -267,6 +279,118 @@ static void test_sync_timeout_degrades_and_recovers(void **state)
 	finish(&sc);
 }
 
+/*
+ * Check-quorum: the leader, cut off from the controller and its followers, steps down
+ * within its lease (10 ms), before the controller's failure timeout (20 ms) lets anyone
+ * else lead. It stays at its epoch; the followers are not disturbed by it.
+ */
+static void test_lease_isolated_leader_steps_down(void **state)
+{
+	struct scenario sc;
+	struct sl_core_status st;
+
+	(void)state;
+	start_with(&sc, "any 1 (n2,n3)", 4, 10 * MS, 0);
+	sim_run_for(sc.s, 20 * MS, true);
+	sim_isolate(sc.s, 1, true);
+	sim_run_for(sc.s, 9 * MS, true);
+	sim_node_status(sc.s, 1, &st);
+	assert_int_equal(st.role, SL_ROLE_LEADER); /* renewed a millisecond ago at most */
+	sim_run_for(sc.s, 2 * MS, true);
+	sim_node_status(sc.s, 1, &st);
+	assert_int_equal(st.role, SL_ROLE_FENCED);
+	assert_int_equal(st.epoch, 1);
+	assert_int_equal(st.leader, 0);
+	assert_true(st.lease_expired);
+	assert_true(traced(&sc, "n1 notify 1 a=0 b=1"));
+	assert_true(sim_node_stats(sc.s, 1)->lease_expired == 1);
+	for (unsigned id = 2; id <= 3; id++) {
+		sim_node_status(sc.s, id, &st);
+		assert_int_equal(st.role, SL_ROLE_FOLLOWER);
+		assert_int_equal(st.epoch, 1);
+		assert_int_equal(st.leader, 1);
+		assert_true(st.leader_age_ns >= 10 * MS); /* they lost it too */
+		assert_true(st.leader_age_ns != UINT64_MAX);
+	}
+	assert_int_equal(sim_leader(sc.s), 1); /* the controller has not moved yet */
+	assert_true(sc.r.failovers == 1);      /* the first election only */
+	sim_run_for(sc.s, 20 * MS, true);
+	assert_int_not_equal(sim_leader(sc.s), 1);
+	sim_node_status(sc.s, 1, &st);
+	assert_int_equal(st.role, SL_ROLE_FENCED); /* took no write since */
+	sim_isolate(sc.s, 1, false);
+	sim_run_for(sc.s, 30 * MS, true);
+	sim_node_status(sc.s, 1, &st);
+	assert_int_equal(st.role, SL_ROLE_FOLLOWER);
+	assert_false(st.lease_expired);
+	for (unsigned id = 2; id <= 3; id++)
+		assert_true(sim_node_stats(sc.s, id)->lease_expired == 0);
+	finish(&sc);
+}
+
+/* Either half of the lease keeps a leader: its followers, or the controller alone. */
+static void test_lease_kept_by_followers_or_controller(void **state)
+{
+	struct scenario sc;
+	struct sl_core_status st;
+	uint64_t before;
+
+	(void)state;
+	start_with(&sc, "any 1 (n2,n3)", 4, 10 * MS, 0);
+	sim_run_for(sc.s, 10 * MS, true);
+	sim_ctl_cut(sc.s, 1, true); /* no RENEW, but both followers acknowledge */
+	sim_run_for(sc.s, 15 * MS, true);
+	sim_node_status(sc.s, 1, &st);
+	assert_int_equal(st.role, SL_ROLE_LEADER);
+	assert_false(st.lease_expired);
+	sim_ctl_cut(sc.s, 1, false);
+	sim_run_for(sc.s, 5 * MS, true);
+	sim_isolate(sc.s, 2, true); /* no follower at all, but the controller renews */
+	sim_isolate(sc.s, 3, true);
+	sim_run_for(sc.s, 25 * MS, true);
+	sim_node_status(sc.s, 1, &st);
+	assert_int_equal(st.role, SL_ROLE_LEADER);
+	assert_int_equal(sim_leader(sc.s), 1);
+	sim_isolate(sc.s, 2, false);
+	sim_isolate(sc.s, 3, false);
+	before = commit_of(&sc, 1);
+	sim_run_for(sc.s, 20 * MS, true);
+	assert_true(commit_of(&sc, 1) > before);
+	assert_true(sim_node_stats(sc.s, 1)->lease_expired == 0);
+	assert_true(sc.r.failovers == 1);
+	finish(&sc);
+}
+
+/* A write stuck without its quorum is answered TIMEOUT; once it commits, the client's
+ * retry with the same (client_id, seq) gets OK and the original commit token. */
+static void test_client_timeout_then_retry(void **state)
+{
+	struct scenario sc;
+	struct sl_client_req req = put_req(78, 1, "kt", "late");
+	struct sl_client_resp a, b;
+	uint64_t stuck;
+
+	(void)state;
+	start_with(&sc, "all", 0, 0, 10 * MS);
+	sim_crash(sc.s, 3);
+	sim_run_for(sc.s, 2 * MS, false);
+	assert_int_equal(sim_request(sc.s, 1, &req, "kt", "late", &a), 0);
+	assert_int_equal(a.status, SL_ST_TIMEOUT);
+	assert_true(sim_node_stats(sc.s, 1)->client_timeouts == 1);
+	stuck = commit_of(&sc, 1);
+	sim_restart(sc.s, 3);
+	sim_run_for(sc.s, 20 * MS, false);
+	assert_true(commit_of(&sc, 1) > stuck); /* it committed after all */
+	assert_int_equal(sim_request(sc.s, 1, &req, "kt", "late", &b), 0);
+	assert_int_equal(b.status, SL_ST_OK);
+	assert_true(b.lsn == stuck + 1);
+	assert_int_equal(b.epoch, 1);
+	sim_run_for(sc.s, 5 * MS, false);
+	for (unsigned id = 1; id <= 3; id++)
+		assert_int_equal(sim_node_stats(sc.s, id)->client_dup, 1);
+	finish(&sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +402,9 @@ int main(void)
 		cmocka_unit_test(test_follower_catch_up_from_wal),
 		cmocka_unit_test(test_learner_not_counted),
 		cmocka_unit_test(test_sync_timeout_degrades_and_recovers),
+		cmocka_unit_test(test_lease_isolated_leader_steps_down),
+		cmocka_unit_test(test_lease_kept_by_followers_or_controller),
+		cmocka_unit_test(test_client_timeout_then_retry),
 	};
 
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);

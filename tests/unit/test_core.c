@@ -1,0 +1,737 @@
+/*
+ * The replication core driven one event at a time: NACK throttling on both sides, a full
+ * key-value table, client timeouts, the leader's lease, switchover pauses and the
+ * follower's view of its leader. Each test builds one core and reads its actions.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core.h"
+
+#define US 1000ull
+#define MS 1000000ull
+
+#define REC_POOL 4096
+#define REC_LEN	 128
+
+/* Record bytes handed to cores; handle i + 1 is rec_pool[i]. Never reused in a test. */
+static uint8_t rec_pool[REC_POOL][REC_LEN];
+static unsigned rec_used;
+
+struct tnode {
+	struct sl_core_config cfg;
+	struct sl_core *c;
+	void *mem;
+	struct sl_actions out;
+	uint64_t now;
+};
+
+/* Defaults for node id of an n-node cluster (members 1..n), small sizes. */
+static void tn_config(struct sl_core_config *cfg, uint16_t id, unsigned n)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	sl_core_config_default(cfg);
+	cfg->node_id = id;
+	cfg->cluster_id = 7;
+	cfg->n_members = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++)
+		cfg->members[i] = (uint16_t)(i + 1);
+	cfg->ring_records = 256;
+	cfg->kv_keys = 64;
+	cfg->dedup_clients = 64;
+	cfg->pending_reads = 4;
+	cfg->policy.durability = SL_DUR_NONE; /* no PERSISTED events needed to commit */
+}
+
+static void tn_start(struct tnode *t, const struct sl_core_config *cfg)
+{
+	struct sl_actions_caps caps;
+	size_t len = sl_core_mem_size(cfg);
+
+	assert_true(len > 0);
+	memset(t, 0, sizeof(*t));
+	t->cfg = *cfg;
+	t->mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
+	assert_non_null(t->mem);
+	t->c = sl_core_init(t->mem, len, cfg, NULL);
+	assert_non_null(t->c);
+	sl_actions_caps(cfg, &caps);
+	t->out.act = calloc(caps.actions, sizeof(struct sl_action));
+	t->out.refs = calloc(caps.refs, sizeof(struct sl_rec_ref));
+	t->out.freed = calloc(caps.freed, sizeof(uint64_t));
+	t->out.cap_act = caps.actions;
+	t->out.cap_refs = caps.refs;
+	t->out.cap_freed = caps.freed;
+	t->now = 1 * MS;
+	rec_used = 0;
+}
+
+static void tn_stop(struct tnode *t)
+{
+	free(t->out.act);
+	free(t->out.refs);
+	free(t->out.freed);
+	free(t->mem);
+}
+
+static int step(struct tnode *t, struct sl_event *ev)
+{
+	ev->now_ns = t->now;
+	t->out.n_act = t->out.n_refs = t->out.n_freed = 0;
+	return sl_core_step(t->c, ev, &t->out);
+}
+
+static void tick(struct tnode *t)
+{
+	struct sl_event ev = { .type = SL_EV_TICK };
+
+	assert_int_equal(step(t, &ev), 0);
+}
+
+static int control(struct tnode *t, uint8_t cmd, uint32_t epoch, uint16_t node, uint8_t arg)
+{
+	struct sl_event ev = { .type = SL_EV_CONTROL };
+
+	ev.u.control = (struct sl_control){ .cmd = cmd, .epoch = epoch, .node = node };
+	if (cmd == SL_CTL_PAUSE)
+		ev.u.control.pause = arg;
+	else
+		ev.u.control.learner = arg;
+	return step(t, &ev);
+}
+
+static struct sl_rec_ref rec_new(const struct sl_record_desc *d)
+{
+	unsigned i = rec_used++;
+	size_t n;
+
+	assert_true(i < REC_POOL);
+	n = sl_record_encode(rec_pool[i], REC_LEN, d);
+	assert_true(n > 0);
+	return (struct sl_rec_ref){ rec_pool[i], (uint32_t)n, i + 1 };
+}
+
+/* A client's write (PUT with val, DEL without) with reply context ctx. */
+static void client_write(struct tnode *t, uint64_t client, uint64_t seq, const char *key,
+			 const char *val, uint64_t ctx)
+{
+	struct sl_event ev = { .type = SL_EV_CLIENT };
+	struct sl_record_desc d = { .type = val ? SL_REC_PUT : SL_REC_DEL,
+				    .flags = SL_REC_F_ORIGIN,
+				    .origin = { client, seq },
+				    .key = key,
+				    .key_len = (uint16_t)strlen(key),
+				    .val = val,
+				    .val_len = val ? (uint32_t)strlen(val) : 0 };
+
+	ev.u.client.req = (struct sl_client_req){ .client_id = client,
+						  .seq = seq,
+						  .op = val ? SL_OP_PUT : SL_OP_DEL,
+						  .key_len = d.key_len,
+						  .val_len = d.val_len };
+	ev.u.client.key = (const uint8_t *)key;
+	ev.u.client.rec = rec_new(&d);
+	ev.u.client.ctx = ctx;
+	assert_int_equal(step(t, &ev), 0);
+}
+
+static void frame_ack(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t lsn)
+{
+	struct sl_frame_view v = {
+		.hdr = { .type = SL_FRAME_ACK, .epoch = epoch, .src_node = src }
+	};
+	struct sl_event ev = { .type = SL_EV_FRAME };
+
+	v.u.ack = (struct sl_ack){ .received_lsn = lsn, .flushed_lsn = lsn, .applied_lsn = lsn };
+	ev.u.frame.view = &v;
+	assert_int_equal(step(t, &ev), 0);
+}
+
+static void frame_gap_nack(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t expected)
+{
+	struct sl_frame_view v = {
+		.hdr = { .type = SL_FRAME_NACK, .epoch = epoch, .src_node = src }
+	};
+	struct sl_event ev = { .type = SL_EV_FRAME };
+
+	v.u.nack = (struct sl_nack){ .expected_lsn = expected,
+				     .last_lsn = expected - 1,
+				     .last_epoch = epoch,
+				     .reason = SL_NACK_GAP };
+	ev.u.frame.view = &v;
+	assert_int_equal(step(t, &ev), 0);
+}
+
+/* An APPEND from src at epoch of n PUT records first..first+n-1 (epoch), after prev. */
+static void frame_append(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t prev,
+			 uint64_t first, uint32_t n)
+{
+	struct sl_frame_view v = {
+		.hdr = { .type = SL_FRAME_APPEND, .epoch = epoch, .src_node = src }
+	};
+	struct sl_event ev = { .type = SL_EV_FRAME };
+	struct sl_rec_ref refs[64];
+
+	assert_true(n <= 64);
+	for (uint32_t i = 0; i < n; i++) {
+		struct sl_record_desc d = { .lsn = first + i,
+					    .epoch = epoch,
+					    .type = SL_REC_PUT,
+					    .key = "k",
+					    .key_len = 1,
+					    .val = "v",
+					    .val_len = 1 };
+
+		refs[i] = rec_new(&d);
+	}
+	v.u.append = (struct sl_append_hdr){
+		.prev_lsn = prev, .prev_epoch = prev ? epoch : 0, .send_ts_ns = t->now, .count = n
+	};
+	ev.u.frame.view = &v;
+	ev.u.frame.recs = refs;
+	ev.u.frame.n_recs = n;
+	assert_int_equal(step(t, &ev), 0);
+}
+
+/* The reply this step sent for ctx, or NULL; fails on a second one. */
+static const struct sl_client_resp *reply_to(struct tnode *t, uint64_t ctx)
+{
+	const struct sl_client_resp *r = NULL;
+
+	for (uint32_t i = 0; i < t->out.n_act; i++) {
+		const struct sl_action *a = &t->out.act[i];
+
+		if (a->type != SL_ACT_REPLY || a->u.reply.ctx != ctx)
+			continue;
+		assert_null(r);
+		r = &a->u.reply.resp;
+	}
+	return r;
+}
+
+static unsigned replies(struct tnode *t)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < t->out.n_act; i++)
+		n += t->out.act[i].type == SL_ACT_REPLY;
+	return n;
+}
+
+/* APPENDs this step sent to dst whose prev_lsn is prev. */
+static unsigned appends_from(struct tnode *t, uint16_t dst, uint64_t prev)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < t->out.n_act; i++) {
+		const struct sl_action *a = &t->out.act[i];
+
+		n += a->type == SL_ACT_SEND && a->u.send.frame_type == SL_FRAME_APPEND &&
+		     a->u.send.dst == dst && a->u.send.hdr.append.prev_lsn == prev;
+	}
+	return n;
+}
+
+static bool notified(struct tnode *t, uint32_t what, uint64_t a, uint64_t b)
+{
+	for (uint32_t i = 0; i < t->out.n_act; i++) {
+		const struct sl_action *x = &t->out.act[i];
+
+		if (x->type == SL_ACT_NOTIFY && x->u.notify.what == what && x->u.notify.a == a &&
+		    x->u.notify.b == b)
+			return true;
+	}
+	return false;
+}
+
+static struct sl_core_status status(struct tnode *t)
+{
+	struct sl_core_status st;
+
+	sl_core_status(t->c, t->now, &st);
+	return st;
+}
+
+/* Node 1 of n promoted at epoch 1, its NOOP (LSN 1) handed out by one tick. */
+static void leader_of(struct tnode *t, struct sl_core_config *cfg)
+{
+	tn_start(t, cfg);
+	assert_int_equal(control(t, SL_CTL_PROMOTE, 1, 0, 0), 0);
+	tick(t);
+	assert_int_equal(status(t).role, SL_ROLE_LEADER);
+}
+
+/* ---- defaults ------------------------------------------------------------------------ */
+
+static void test_config_defaults(void **state)
+{
+	struct sl_core_config cfg;
+
+	(void)state;
+	memset(&cfg, 0xff, sizeof(cfg));
+	sl_core_config_default(&cfg);
+	assert_true(cfg.client_timeout_ns == 5000 * MS);
+	assert_true(cfg.lease_ns == 0);
+	assert_true(cfg.pause_max_ns == 10000 * MS);
+}
+
+/* ---- 1. NACK storm ------------------------------------------------------------------- */
+
+/*
+ * A follower whose ring is full drops what it cannot hold; every later frame lands
+ * beyond the gap. It asks once per rto_min_ns, not once per frame, and the reorder
+ * check of parked frames shares that throttle.
+ */
+static void test_follower_gap_nack_throttled(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	uint64_t before;
+
+	(void)state;
+	tn_config(&cfg, 2, 3);
+	cfg.ring_records = 16;
+	cfg.reorder_frames = 1;
+	tn_start(&t, &cfg);
+	assert_int_equal(control(&t, SL_CTL_FOLLOW, 1, 1, 0), 0);
+	frame_append(&t, 1, 1, 0, 1, 20); /* nothing persisted: the ring takes 16 */
+	assert_true(status(&t).last_lsn == 16);
+	assert_true(sl_core_stats(t.c)->ring_full_drops > 0);
+	before = sl_core_stats(t.c)->nacks_sent;
+	for (uint64_t prev = 20; prev < 60; prev++)
+		frame_append(&t, 1, 1, prev, prev + 1, 1); /* the first parks, the rest NACK */
+	assert_true(sl_core_stats(t.c)->nacks_sent == before + 1);
+	t.now += cfg.rto_min_ns / 2;
+	tick(&t); /* parked frame not yet an RTO old, and the last NACK is recent */
+	frame_append(&t, 1, 1, 60, 61, 1);
+	assert_true(sl_core_stats(t.c)->nacks_sent == before + 1);
+	t.now += cfg.rto_min_ns / 2;
+	tick(&t); /* an RTO on: the gap is asked for once more */
+	assert_true(sl_core_stats(t.c)->nacks_sent == before + 2);
+	frame_append(&t, 1, 1, 61, 62, 1);
+	assert_true(sl_core_stats(t.c)->nacks_sent == before + 2);
+	/* A new leader (epoch) hears about its gap at once. */
+	assert_int_equal(control(&t, SL_CTL_FOLLOW, 2, 3, 0), 0);
+	frame_append(&t, 3, 2, 40, 41, 0);
+	assert_true(sl_core_stats(t.c)->nacks_sent == before + 3);
+	tn_stop(&t);
+}
+
+/*
+ * The leader rewinds on the first NACK of a burst and ignores repeats for the same or a
+ * later position while that retransmission is younger than an RTO; an earlier position,
+ * or the same one an RTO later, rewinds again.
+ */
+static void test_leader_ignores_repeated_nacks(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	char key[8];
+
+	(void)state;
+	tn_config(&cfg, 1, 3);
+	cfg.policy = sl_policy_default();
+	cfg.policy.kind = SL_POLICY_ASYNC;
+	cfg.policy.durability = SL_DUR_NONE;
+	leader_of(&t, &cfg);
+	for (unsigned i = 0; i < 50; i++) {
+		snprintf(key, sizeof(key), "k%u", i);
+		client_write(&t, 100 + i, 1, key, "v", i);
+	}
+	tick(&t); /* LSN 2..51 go out to both followers */
+	assert_int_equal(appends_from(&t, 2, 1), 1);
+	t.now += 10 * US;
+	frame_gap_nack(&t, 2, 1, 5);
+	tick(&t);
+	assert_int_equal(appends_from(&t, 2, 4), 1); /* resent from 5 */
+	for (unsigned i = 0; i < 9; i++) {
+		t.now += 10 * US;
+		frame_gap_nack(&t, 2, 1, 5); /* the rest of the burst */
+		tick(&t);
+		assert_int_equal(appends_from(&t, 2, 4), 0);
+	}
+	frame_gap_nack(&t, 2, 1, 9); /* a later position: on its way too */
+	tick(&t);
+	assert_int_equal(appends_from(&t, 2, 8), 0);
+	assert_true(sl_core_stats(t.c)->nacks_ignored == 10);
+	frame_gap_nack(&t, 2, 1, 3); /* earlier: rewinds */
+	tick(&t);
+	assert_int_equal(appends_from(&t, 2, 2), 1);
+	t.now += cfg.rto_max_ns; /* past any RTO: the same NACK rewinds again */
+	frame_gap_nack(&t, 2, 1, 3);
+	tick(&t);
+	assert_int_equal(appends_from(&t, 2, 2), 1);
+	/* Peer 3 was never NACKing: its stream is untouched by peer 2's. */
+	assert_int_equal(appends_from(&t, 3, 2), 0);
+	tn_stop(&t);
+}
+
+/* ---- 2. full key-value table --------------------------------------------------------- */
+
+static void test_kv_full_refused_before_sequencing(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	const struct sl_client_resp *r;
+	uint64_t last;
+
+	(void)state;
+	tn_config(&cfg, 1, 1);
+	cfg.kv_keys = 2;
+	leader_of(&t, &cfg);
+	client_write(&t, 1, 1, "a", "1", 10);
+	client_write(&t, 2, 1, "b", "2", 11);
+	tick(&t);
+	assert_int_equal(replies(&t), 2);
+	last = status(&t).last_lsn;
+	client_write(&t, 3, 1, "c", "3", 12); /* a new key, no room */
+	r = reply_to(&t, 12);
+	assert_non_null(r);
+	assert_int_equal(r->status, SL_ST_BUSY);
+	assert_int_equal(t.out.n_freed, 1); /* the record goes back at once */
+	assert_true(status(&t).last_lsn == last);
+	client_write(&t, 3, 2, "a", "4", 13);  /* an existing key is fine */
+	client_write(&t, 3, 3, "b", NULL, 14); /* and a DEL */
+	assert_true(status(&t).last_lsn == last + 2);
+	tick(&t);
+	assert_int_equal(reply_to(&t, 13)->status, SL_ST_OK);
+	assert_int_equal(reply_to(&t, 14)->status, SL_ST_OK);
+	client_write(&t, 3, 4, "c", "5", 15); /* room again */
+	tick(&t);
+	assert_int_equal(reply_to(&t, 15)->status, SL_ST_OK);
+	tn_stop(&t);
+}
+
+/*
+ * Two new keys in flight for the last slot: both are in the log, the second finds the
+ * table full at apply. Its answer is final, and a retry gets it again, not BUSY.
+ */
+static void test_kv_full_in_log_final_answer(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	const struct sl_client_resp *r;
+	struct sl_client_resp first;
+
+	(void)state;
+	tn_config(&cfg, 1, 1);
+	cfg.kv_keys = 1;
+	leader_of(&t, &cfg);
+	client_write(&t, 1, 1, "a", "1", 10);
+	client_write(&t, 2, 1, "b", "2", 11); /* the table is still empty: sequenced */
+	tick(&t);
+	assert_int_equal(reply_to(&t, 10)->status, SL_ST_OK);
+	r = reply_to(&t, 11);
+	assert_non_null(r);
+	assert_int_equal(r->status, SL_ST_FULL);
+	assert_int_not_equal(r->status, SL_ST_BUSY);
+	first = *r;
+	assert_true(notified(&t, SL_NOTE_KV_FULL, first.lsn, 0));
+	assert_true(sl_core_stats(t.c)->kv_full == 1);
+	client_write(&t, 2, 1, "b", "2", 12); /* the retry is not refused up front ... */
+	assert_null(reply_to(&t, 12));
+	tick(&t);
+	r = reply_to(&t, 12); /* ... and hears the same final answer */
+	assert_non_null(r);
+	assert_int_equal(r->status, first.status);
+	assert_true(r->lsn == first.lsn);
+	assert_int_equal(r->epoch, first.epoch);
+	assert_false(notified(&t, SL_NOTE_KV_FULL, status(&t).last_lsn, 0));
+	assert_true(sl_core_stats(t.c)->kv_full == 1);
+	assert_int_equal(sl_core_kv_get(t.c, "b", 1, NULL, NULL), -ENOENT);
+	tn_stop(&t);
+}
+
+/* ---- 3. client timeout --------------------------------------------------------------- */
+
+static void test_client_timeout_then_dedup(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	const struct sl_client_resp *r;
+	uint64_t lsn;
+
+	(void)state;
+	tn_config(&cfg, 1, 2);
+	cfg.client_timeout_ns = 10 * MS;
+	leader_of(&t, &cfg); /* policy all: nothing commits without node 2 */
+	client_write(&t, 5, 1, "a", "1", 7);
+	lsn = status(&t).last_lsn;
+	t.now += 9 * MS;
+	tick(&t);
+	assert_int_equal(replies(&t), 0);
+	t.now += 1 * MS;
+	tick(&t);
+	r = reply_to(&t, 7);
+	assert_non_null(r);
+	assert_int_equal(r->status, SL_ST_TIMEOUT);
+	assert_true(r->seq == 1);
+	assert_true(sl_core_stats(t.c)->client_timeouts == 1);
+	t.now += 1 * MS;
+	tick(&t);
+	assert_int_equal(replies(&t), 0);
+	frame_ack(&t, 2, 1, lsn); /* it commits after all: no second answer */
+	assert_true(status(&t).commit_lsn == lsn);
+	assert_int_equal(replies(&t), 0);
+	tick(&t);
+	assert_int_equal(replies(&t), 0);
+	client_write(&t, 5, 1, "a", "1", 8); /* the client's retry */
+	frame_ack(&t, 2, 1, status(&t).last_lsn);
+	r = reply_to(&t, 8);
+	assert_non_null(r);
+	assert_int_equal(r->status, SL_ST_OK);
+	assert_true(r->lsn == lsn); /* the original's commit token */
+	assert_int_equal(r->epoch, 1);
+	tn_stop(&t);
+}
+
+static void test_client_timeout_off(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+
+	(void)state;
+	tn_config(&cfg, 1, 2);
+	cfg.client_timeout_ns = 0;
+	leader_of(&t, &cfg);
+	client_write(&t, 5, 1, "a", "1", 7);
+	t.now += 3600000 * MS;
+	tick(&t);
+	assert_int_equal(replies(&t), 0);
+	frame_ack(&t, 2, 1, status(&t).last_lsn);
+	assert_int_equal(reply_to(&t, 7)->status, SL_ST_OK);
+	tn_stop(&t);
+}
+
+/* ---- 4. the follower's view of its leader -------------------------------------------- */
+
+static void test_leader_age(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+
+	(void)state;
+	tn_config(&cfg, 2, 3);
+	tn_start(&t, &cfg);
+	assert_true(status(&t).leader_age_ns == UINT64_MAX); /* fenced, never heard one */
+	assert_int_equal(control(&t, SL_CTL_FOLLOW, 1, 1, 0), 0);
+	assert_true(status(&t).leader_age_ns == UINT64_MAX);
+	t.now = 2 * MS;
+	frame_append(&t, 1, 1, 0, 1, 0); /* a heartbeat */
+	t.now = 5 * MS;
+	assert_true(status(&t).leader_age_ns == 3 * MS);
+	frame_append(&t, 3, 1, 0, 1, 0); /* not our leader: does not count */
+	t.now = 7 * MS;
+	assert_true(status(&t).leader_age_ns == 5 * MS);
+	frame_append(&t, 1, 0, 0, 1, 0); /* an older epoch neither */
+	assert_true(status(&t).leader_age_ns == 5 * MS);
+	frame_append(&t, 1, 1, 0, 1, 2);
+	assert_true(status(&t).leader_age_ns == 0);
+	t.now = 8 * MS;
+	assert_int_equal(control(&t, SL_CTL_FENCE, 2, 0, 0), 0); /* a new role */
+	assert_true(status(&t).leader_age_ns == UINT64_MAX);
+	t.now = 9 * MS;
+	frame_append(&t, 3, 2, 0, 1, 0); /* epoch 2's leader, adopted on its first frame */
+	t.now = 10 * MS;
+	assert_int_equal(status(&t).role, SL_ROLE_FOLLOWER);
+	assert_true(status(&t).leader_age_ns == 1 * MS);
+	assert_int_equal(control(&t, SL_CTL_PROMOTE, 3, 0, 0), 0);
+	assert_true(status(&t).leader_age_ns == 0); /* a leader is its own */
+	tn_stop(&t);
+}
+
+/* ---- 5. lease (check-quorum) --------------------------------------------------------- */
+
+static void test_lease_expires_without_controller_or_majority(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	const struct sl_client_resp *r;
+	struct sl_core_status st;
+
+	(void)state;
+	tn_config(&cfg, 1, 3);
+	cfg.lease_ns = 10 * MS;
+	leader_of(&t, &cfg); /* promoted at 1 ms */
+	client_write(&t, 5, 1, "a", "1", 7);
+	t.now = 11 * MS - 1;
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_LEADER);
+	assert_false(status(&t).lease_expired);
+	t.now = 11 * MS;
+	tick(&t);
+	st = status(&t);
+	assert_int_equal(st.role, SL_ROLE_FENCED);
+	assert_int_equal(st.epoch, 1); /* no epoch change */
+	assert_int_equal(st.leader, 0);
+	assert_true(st.lease_expired);
+	assert_true(notified(&t, SL_NOTE_ROLE, SL_ROLE_FENCED, 1));
+	r = reply_to(&t, 7);
+	assert_non_null(r);
+	assert_int_equal(r->status, SL_ST_NOT_LEADER);
+	assert_int_equal(r->leader_hint, 0);
+	assert_true(sl_core_stats(t.c)->lease_expired == 1);
+	client_write(&t, 5, 2, "a", "2", 8);
+	assert_int_equal(reply_to(&t, 8)->status, SL_ST_NOT_LEADER);
+	t.now += 50 * MS;
+	tick(&t);
+	assert_true(status(&t).lease_expired);			 /* until the next role */
+	assert_int_equal(control(&t, SL_CTL_RENEW, 1, 0, 0), 0); /* ignored off the lead */
+	assert_int_equal(status(&t).role, SL_ROLE_FENCED);
+	assert_int_equal(control(&t, SL_CTL_FOLLOW, 2, 2, 0), 0);
+	assert_false(status(&t).lease_expired);
+	tn_stop(&t);
+}
+
+static void test_lease_renewed_by_controller(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+
+	(void)state;
+	tn_config(&cfg, 1, 3);
+	cfg.lease_ns = 10 * MS;
+	leader_of(&t, &cfg);
+	t.now = 8 * MS;
+	assert_int_equal(control(&t, SL_CTL_RENEW, 1, 0, 0), 0);
+	assert_int_equal(control(&t, SL_CTL_RENEW, 0, 0, 0), -ESTALE); /* an older epoch */
+	t.now = 18 * MS - 1;
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_LEADER);
+	t.now = 18 * MS;
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_FENCED);
+	tn_stop(&t);
+}
+
+/* Itself and one of two followers are a majority of three; a learner does not vote. */
+static void test_lease_held_by_majority(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+
+	(void)state;
+	tn_config(&cfg, 1, 3);
+	cfg.lease_ns = 10 * MS;
+	leader_of(&t, &cfg);
+	t.now = 14 * MS;
+	frame_ack(&t, 2, 1, 1);
+	t.now = 20 * MS; /* no RENEW since 1 ms, node 2 heard 6 ms ago */
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_LEADER);
+	t.now = 24 * MS;
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_FENCED);
+	tn_stop(&t);
+
+	leader_of(&t, &cfg);
+	assert_int_equal(control(&t, SL_CTL_SET_LEARNER, 1, 2, 1), 0);
+	t.now = 10 * MS;
+	frame_ack(&t, 2, 1, 1);
+	t.now = 11 * MS;
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_FENCED); /* itself alone of two voters */
+	tn_stop(&t);
+
+	cfg.n_members = 1; /* a single node is its own majority */
+	cfg.members[0] = 1;
+	leader_of(&t, &cfg);
+	t.now = 1000 * MS;
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_LEADER);
+	tn_stop(&t);
+}
+
+static void test_lease_off_by_default(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+
+	(void)state;
+	tn_config(&cfg, 1, 3);
+	leader_of(&t, &cfg);
+	t.now = 3600000 * MS;
+	tick(&t);
+	assert_int_equal(status(&t).role, SL_ROLE_LEADER);
+	tn_stop(&t);
+}
+
+/* ---- 6. pause (switchover) ----------------------------------------------------------- */
+
+static void test_pause(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	uint64_t last;
+
+	(void)state;
+	tn_config(&cfg, 1, 2);
+	cfg.pause_max_ns = 50 * MS;
+	leader_of(&t, &cfg);
+	client_write(&t, 5, 1, "a", "1", 7); /* taken before the pause */
+	tick(&t);
+	assert_int_equal(control(&t, SL_CTL_PAUSE, 0, 0, 1), -ESTALE);
+	assert_int_equal(control(&t, SL_CTL_PAUSE, 2, 0, 1), -EPERM); /* not our epoch */
+	assert_int_equal(control(&t, SL_CTL_PAUSE, 1, 0, 1), 0);
+	assert_true(status(&t).paused);
+	last = status(&t).last_lsn;
+	client_write(&t, 5, 2, "b", "2", 8);
+	assert_int_equal(reply_to(&t, 8)->status, SL_ST_BUSY);
+	assert_true(status(&t).last_lsn == last); /* not sequenced */
+	t.now += 1 * MS;
+	tick(&t);
+	frame_ack(&t, 2, 1, last); /* what was taken still commits and is answered */
+	assert_int_equal(reply_to(&t, 7)->status, SL_ST_OK);
+	assert_int_equal(control(&t, SL_CTL_PAUSE, 1, 0, 0), 0);
+	assert_false(status(&t).paused);
+	client_write(&t, 5, 2, "b", "2", 9);
+	assert_null(reply_to(&t, 9));
+	assert_true(status(&t).last_lsn == last + 1);
+
+	assert_int_equal(control(&t, SL_CTL_PAUSE, 1, 0, 1), 0); /* ends by itself */
+	t.now += 50 * MS - 1;
+	assert_true(status(&t).paused);
+	client_write(&t, 5, 3, "c", "3", 10);
+	assert_int_equal(reply_to(&t, 10)->status, SL_ST_BUSY);
+	t.now += 1;
+	assert_false(status(&t).paused);
+	client_write(&t, 5, 3, "c", "3", 11);
+	assert_null(reply_to(&t, 11));
+
+	assert_int_equal(control(&t, SL_CTL_PAUSE, 1, 0, 1), 0); /* and at an epoch change */
+	assert_int_equal(control(&t, SL_CTL_PROMOTE, 2, 0, 0), 0);
+	assert_false(status(&t).paused);
+	assert_int_equal(control(&t, SL_CTL_FOLLOW, 3, 2, 0), 0);
+	assert_int_equal(control(&t, SL_CTL_PAUSE, 3, 0, 1), -EPERM); /* not a leader */
+	assert_false(status(&t).paused);
+	tn_stop(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_follower_gap_nack_throttled),
+		cmocka_unit_test(test_leader_ignores_repeated_nacks),
+		cmocka_unit_test(test_kv_full_refused_before_sequencing),
+		cmocka_unit_test(test_kv_full_in_log_final_answer),
+		cmocka_unit_test(test_client_timeout_then_dedup),
+		cmocka_unit_test(test_client_timeout_off),
+		cmocka_unit_test(test_leader_age),
+		cmocka_unit_test(test_lease_expires_without_controller_or_majority),
+		cmocka_unit_test(test_lease_renewed_by_controller),
+		cmocka_unit_test(test_lease_held_by_majority),
+		cmocka_unit_test(test_lease_off_by_default),
+		cmocka_unit_test(test_pause),
+	};
+
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
