@@ -126,7 +126,7 @@ struct sl_node_note {
 #define SL_CTL_PROTO_VERSION 1
 #define SL_CTL_AGENT_PORT    7410 /* controller: agents connect here */
 #define SL_CTL_ADMIN_PORT    7411 /* controller: admin API over TCP */
-#define SL_CTL_LINE_MAX	     16384
+#define SL_CTL_LINE_MAX	     65536
 #define SL_CTL_TOKEN_MAX     128
 
 enum sl_ctl_msg_type {
