@@ -88,6 +88,12 @@ static int set_policy(struct cfg *c, const struct cfg_key *k, const char *v, uns
 static int set_durability(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how,
 			  char *why);
 static int set_peer(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how, char *why);
+static int set_controller(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how,
+			  char *why);
+static int set_lease(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how,
+		     char *why);
+static int set_token_file(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how,
+			  char *why);
 
 static void put_uint(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
 static void put_enum(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
@@ -98,6 +104,9 @@ static void put_key(struct cfg_out *o, const struct cfg *c, const struct cfg_key
 static void put_policy(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
 static void put_durability(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
 static void put_peers(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
+static void put_controller(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
+static void put_lease(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
+static void put_token_file(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k);
 
 static const char *const idle_names[] = { [CFG_IDLE_BUSY] = "busy", [CFG_IDLE_SLEEP] = "sleep" };
 static const char *const role_names[] = {
@@ -174,6 +183,11 @@ static const struct cfg_key cfg_keys[] = {
 	KEY_UINT("timing", "read_wait_ms", read_wait_ms, 0, 60000, 0),
 	KEY_UINT("timing", "client_timeout_ms", client_timeout_ms, 1, 3600000, 0),
 
+	KEY_FN("control", "controller", set_controller, put_controller, 0),
+	KEY_UINT("control", "report_ms", report_ms, 1, 999, 0),
+	KEY_FN("control", "token_file", set_token_file, put_token_file, 0),
+	KEY_FN("control", "lease_ms", set_lease, put_lease, 0),
+
 	KEY_UINT("fault", "loss_ppm", fault_loss_ppm, 0, 1000000, 0),
 	KEY_UINT("fault", "dup_ppm", fault_dup_ppm, 0, 1000000, 0),
 	KEY_UINT("fault", "reorder_ppm", fault_reorder_ppm, 0, 1000000, 0),
@@ -181,9 +195,8 @@ static const struct cfg_key cfg_keys[] = {
 };
 _Static_assert(CFG_DIM(cfg_keys) <= 64 * CFG_DIM(((struct cfg *)0)->seen), "a seen bit per key");
 
-static const char *const section_names[] = {
-	"node", "cluster", "wal", "limits", "timing", "fault"
-};
+static const char *const section_names[] = { "node",   "cluster", "wal",  "limits",
+					     "timing", "control", "fault" };
 
 /* ---- errors --------------------------------------------------------------------------- */
 
@@ -699,6 +712,60 @@ static int set_peer(struct cfg *c, const struct cfg_key *k, const char *v, unsig
 	return 0;
 }
 
+/* "IPv4[:PORT]" (port SL_CTL_AGENT_PORT when left out); "" is no controller. Loopback
+ * is fine here: the agent speaks through the kernel, unlike the data path. */
+static int set_controller(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how,
+			  char *why)
+{
+	char host[CFG_VALUE_MAX + 1];
+	const char *colon = strrchr(v, ':');
+	uint32_t port = SL_CTL_AGENT_PORT;
+	struct in_addr in;
+	size_t hl = colon ? (size_t)(colon - v) : strlen(v);
+
+	(void)k, (void)how;
+	if (v[0] == '\0') {
+		c->ctl_ip = 0;
+		c->ctl_port = 0;
+		return 0;
+	}
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, &in) != 1)
+		return why_set(why, "expected IPv4:PORT (a.b.c.d:port), or nothing for none");
+	if (ntohl(in.s_addr) >> 24 == 0 || ntohl(in.s_addr) >> 24 >= 224)
+		return why_set(why, "not a unicast IPv4 address");
+	if (colon && parse_num(colon + 1, 1, CFG_U16, &port, "port: ", why) != 0)
+		return -EINVAL;
+	c->ctl_ip = ntohl(in.s_addr);
+	c->ctl_port = (uint16_t)port;
+	return 0;
+}
+
+static int set_lease(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how, char *why)
+{
+	uint32_t x;
+
+	(void)k, (void)how;
+	if (parse_num(v, 0, CFG_LEASE_MAX, &x, "", why) != 0)
+		return -EINVAL;
+	c->lease_ms = x;
+	return 0;
+}
+
+/* Only the path: the token is read when shiplogd starts (cfg_read_token), never
+ * written back by cfg_format. "" unsets it. */
+static int set_token_file(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how,
+			  char *why)
+{
+	(void)k, (void)how;
+	if (v[0] != '\0' && v[0] != '/')
+		return why_set(why, "not an absolute path");
+	memset(c->token_file, 0, sizeof(c->token_file));
+	memcpy(c->token_file, v, strlen(v)); /* at most CFG_VALUE_MAX < CFG_PATH_MAX */
+	return 0;
+}
+
 /* ---- defaults ----------------------------------------------------------------------------- */
 
 /* The core's sizes and timings, in the configuration's units (exact: whole ms/us). */
@@ -745,6 +812,45 @@ void cfg_default(struct cfg *c)
 	c->limits = sl_limits_default();
 	core_defaults(c);
 	c->client_timeout_ms = 1000;
+	c->report_ms = 100;
+	c->lease_ms = CFG_LEASE_DEFAULT;
+}
+
+uint32_t cfg_lease_ms(const struct cfg *c)
+{
+	if (c->lease_ms != CFG_LEASE_DEFAULT)
+		return c->lease_ms;
+	return cfg_has_controller(c) ? CFG_LEASE_WITH_CTL : 0;
+}
+
+int cfg_read_token(const struct cfg *c, char *tok, size_t cap, char *err, size_t err_len)
+{
+	char buf[CFG_KEY_FILE_MAX + 1], why[CFG_ERR_MAX];
+	size_t len = 0;
+	int rc = 0;
+
+	err_put(err, err_len, "%s", "");
+	if (cap > 0)
+		tok[0] = '\0';
+	if (c->token_file[0] == '\0')
+		return 0;
+	if (read_small_file(c->token_file, buf, &len, why) != 0)
+		rc = -EINVAL;
+	while (rc == 0 && len > 0 && isspace((unsigned char)buf[len - 1]))
+		len--;
+	if (rc == 0 && (len == 0 || len >= cap || len >= SL_CTL_TOKEN_MAX))
+		rc = why_set(why, "a token has 1..%u bytes", SL_CTL_TOKEN_MAX - 1);
+	for (size_t i = 0; rc == 0 && i < len; i++)
+		if (buf[i] < 0x21 || buf[i] > 0x7e)
+			rc = why_set(why, "a token is printable ASCII without blanks");
+	if (rc == 0) {
+		memcpy(tok, buf, len);
+		tok[len] = '\0';
+	} else {
+		err_put(err, err_len, "control.token_file: %s", why);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
 }
 
 bool cfg_equal(const struct cfg *a, const struct cfg *b)
@@ -1118,6 +1224,35 @@ static void put_durability(struct cfg_out *o, const struct cfg *c, const struct 
 		out_printf(o, "%s = %s\n", k->name, sl_durability_name(c->durability));
 }
 
+static void put_controller(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (!cfg_has_controller(c))
+		out_printf(o, "# %s: not set (the starting role comes from [cluster])\n", k->name);
+	else
+		out_printf(o, "%s = %s:%u\n", k->name, ip_text(c->ctl_ip, ip), c->ctl_port);
+}
+
+static void put_lease(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k)
+{
+	if (c->lease_ms == CFG_LEASE_DEFAULT)
+		out_printf(o, "# %s: default (%u with a controller, 0 without)\n", k->name,
+			   CFG_LEASE_WITH_CTL);
+	else
+		out_printf(o, "%s = %u\n", k->name, c->lease_ms);
+}
+
+static void put_token_file(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k)
+{
+	int len = (int)strnlen(c->token_file, sizeof(c->token_file) - 1);
+
+	if (len == 0)
+		out_printf(o, "# %s: not set\n", k->name);
+	else
+		out_printf(o, "%s = %.*s\n", k->name, len, c->token_file);
+}
+
 static void put_peers(struct cfg_out *o, const struct cfg *c, const struct cfg_key *k)
 {
 	char ip[INET_ADDRSTRLEN];
@@ -1219,6 +1354,18 @@ static int check_ranges(const struct cfg *c, char *why)
 
 static int check_leader(const struct cfg *c, char *why)
 {
+	/* The controller assigns roles: a static one in the file would only mislead. */
+	if (cfg_has_controller(c)) {
+		if (c->role != SL_ROLE_FOLLOWER && c->role != SL_ROLE_FENCED)
+			return why_set(why,
+				       "cluster.role: %s, but the controller assigns roles "
+				       "(control.controller is set)",
+				       role_names[c->role]);
+		if (c->leader != 0)
+			return why_set(why, "cluster.leader: set, but the controller chooses the "
+					    "leader (control.controller is set)");
+		return 0;
+	}
 	if (c->leader == 0)
 		return c->role == SL_ROLE_FENCED
 			       ? 0
@@ -1334,6 +1481,35 @@ static int check_wal(const struct cfg *c, char *why)
 	return 0;
 }
 
+static int check_control(const struct cfg *c, char *why)
+{
+	uint32_t lease = cfg_lease_ms(c);
+
+	if ((c->ctl_ip == 0) != (c->ctl_port == 0) || (c->ctl_ip >> 24) >= 224 ||
+	    c->reserved_control[0] != 0 || c->reserved_control[1] != 0)
+		return why_set(why, "control.controller: invalid address");
+	if (memchr(c->token_file, '\0', CFG_VALUE_MAX + 1) == NULL ||
+	    (c->token_file[0] != '\0' && c->token_file[0] != '/'))
+		return why_set(why, "control.token_file: not an absolute path of at most %u bytes",
+			       CFG_VALUE_MAX);
+	if (c->lease_ms != CFG_LEASE_DEFAULT && c->lease_ms > CFG_LEASE_MAX)
+		return why_set(why, "control.lease_ms: %u out of range 0..%u", c->lease_ms,
+			       CFG_LEASE_MAX);
+	if (!cfg_has_controller(c)) {
+		if (lease != 0)
+			return why_set(why, "control.lease_ms: needs control.controller (a lease "
+					    "is renewed by the controller)");
+		if (c->token_file[0] != '\0')
+			return why_set(why, "control.token_file: needs control.controller");
+		return 0;
+	}
+	/* The controller renews the lease when a report reaches it (DESIGN.md §6). */
+	if (lease != 0 && lease < 2 * c->report_ms)
+		return why_set(why, "control.lease_ms: below twice report_ms: one late report "
+				    "would end the lease");
+	return 0;
+}
+
 static int check_timing(const struct cfg *c, char *why)
 {
 	if ((uint64_t)c->rto_min_us > (uint64_t)c->rto_max_ms * 1000)
@@ -1348,8 +1524,8 @@ int cfg_check(const struct cfg *c, char *err, size_t err_len)
 {
 	/* Ranges before the rest: check_sizes relies on mtu >= 576. */
 	static int (*const checks[])(const struct cfg *, char *) = {
-		check_required, check_ranges, check_leader, check_peers,
-		check_policy,	check_sizes,  check_wal,    check_timing,
+		check_required, check_ranges, check_leader, check_peers,   check_policy,
+		check_sizes,	check_wal,    check_timing, check_control,
 	};
 	char why[CFG_ERR_MAX];
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <shiplog/control.h>
 #include <shiplog/policy.h>
 #include <shiplog/record.h>
 #include <shiplog/wire.h>
@@ -32,6 +33,11 @@
  *              pending_reads, reorder_frames
  *   [timing]   heartbeat_ms, health_ms, rto_min_us, rto_max_ms, read_wait_ms,
  *              client_timeout_ms
+ *   [control]  controller (IPv4:PORT of shiplog-controller's agent port; empty: none,
+ *              and the starting role comes from [cluster]), report_ms (how often the
+ *              agent reports), token_file (a file holding the hello token, read at
+ *              start), lease_ms (the leader's check-quorum lease, DESIGN.md §6; 0: off;
+ *              default 1000 with a controller, and it must be 0 without one)
  *   [fault]    loss_ppm, dup_ppm, reorder_ppm, seed: faults injected on received
  *              datagrams, for tests (default 0: none)
  *
@@ -43,16 +49,19 @@
  * end up in a log.
  */
 
-#define CFG_PORTS_MAX	  4u
-#define CFG_PORT_NAME_MAX 64u
-#define CFG_PATH_MAX	  256u
-#define CFG_ERR_MAX	  256u
-#define CFG_LINE_MAX	  198u	     /* bytes on a line, '\n' not counted: inih's buffer */
-#define CFG_VALUE_MAX	  176u	     /* bytes in a value: "key = value" always fits a line */
-#define CFG_FILE_MAX	  (1u << 20) /* a configuration file is at most 1 MiB */
-#define CFG_KEY_FILE_MAX  4096u	     /* a key_file is at most 4 KiB */
-#define CFG_TEXT_MAX	  8192u	     /* cfg_format never needs more */
-#define CFG_DUR_POLICY	  0xffu	     /* cfg.durability: no override, the policy decides */
+#define CFG_PORTS_MAX	   4u
+#define CFG_PORT_NAME_MAX  64u
+#define CFG_PATH_MAX	   256u
+#define CFG_ERR_MAX	   256u
+#define CFG_LINE_MAX	   198u	      /* bytes on a line, '\n' not counted: inih's buffer */
+#define CFG_VALUE_MAX	   176u	      /* bytes in a value: "key = value" always fits a line */
+#define CFG_FILE_MAX	   (1u << 20) /* a configuration file is at most 1 MiB */
+#define CFG_KEY_FILE_MAX   4096u      /* a key_file is at most 4 KiB */
+#define CFG_TEXT_MAX	   8192u      /* cfg_format never needs more */
+#define CFG_DUR_POLICY	   0xffu      /* cfg.durability: no override, the policy decides */
+#define CFG_LEASE_DEFAULT  UINT32_MAX /* cfg.lease_ms: 1000 with a controller, else 0 */
+#define CFG_LEASE_WITH_CTL 1000u      /* ms: the lease when a controller is configured */
+#define CFG_LEASE_MAX	   600000u
 
 enum cfg_idle {
 	CFG_IDLE_BUSY = 0,  /* poll without pause: production, on an isolated core */
@@ -133,6 +142,14 @@ struct cfg {
 	uint32_t fault_reorder_ppm; /* held back and delivered after the next datagram */
 	uint32_t fault_seed;
 
+	/* [control]: shiplog-controller (DESIGN.md §1, §6). */
+	uint32_t ctl_ip;	       /* host byte order; 0: no controller (static roles) */
+	uint16_t ctl_port;	       /* 0 exactly when ctl_ip is 0 */
+	uint8_t reserved_control[2];   /* zero */
+	uint32_t report_ms;	       /* agent reports this often, 1..999, default 100 */
+	uint32_t lease_ms;	       /* 0: off; CFG_LEASE_DEFAULT: see cfg_lease_ms() */
+	char token_file[CFG_PATH_MAX]; /* empty: no token; at most CFG_VALUE_MAX bytes */
+
 	/*
 	 * Which singleton keys a file set (bit per key, internal to config.c): a second
 	 * line, or a second file, setting one is an error. cfg_set ignores and keeps it.
@@ -140,8 +157,8 @@ struct cfg {
 	 */
 	uint64_t seen[2];
 };
-_Static_assert(sizeof(struct cfg) == 1760, "no padding in struct cfg");
-_Static_assert(offsetof(struct cfg, seen) == 1744, "seen is last");
+_Static_assert(sizeof(struct cfg) == 2032, "no padding in struct cfg");
+_Static_assert(offsetof(struct cfg, seen) == 2016, "seen is last");
 
 /* Defaults for everything with a default; required keys stay zero. */
 void cfg_default(struct cfg *c);
@@ -184,5 +201,20 @@ size_t cfg_format(const struct cfg *c, char *buf, size_t cap);
 
 /* Same settings: everything but seen. */
 bool cfg_equal(const struct cfg *a, const struct cfg *b);
+
+static inline bool cfg_has_controller(const struct cfg *c)
+{
+	return c->ctl_ip != 0;
+}
+
+/* The lease in effect: lease_ms, or its default (1000 with a controller, 0 without). */
+uint32_t cfg_lease_ms(const struct cfg *c);
+
+/*
+ * Reads control.token_file into tok (NUL-terminated; trailing blanks and newline cut):
+ * 1..SL_CTL_TOKEN_MAX-1 printable ASCII bytes. tok is "" when no token_file is set. 0, or
+ * -EINVAL with "control.token_file: reason" in err (never the token itself).
+ */
+int cfg_read_token(const struct cfg *c, char *tok, size_t cap, char *err, size_t err_len);
 
 #endif

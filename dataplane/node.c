@@ -1,4 +1,5 @@
 /* shiplogd's network lcore: ports in, replication core, frames and replies out. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include <shiplog/record.h>
 
+#include "agent.h"
 #include "node.h"
 
 /*
@@ -30,6 +32,7 @@
 #define NODE_ARP_RETRY_NS 100000000ull
 #define NODE_SNAPSHOT_NS  10000000ull
 #define NODE_MSG_BATCH	  64u
+#define NODE_CTL_BATCH	  8u /* controller commands per loop turn */
 
 void node_fail(struct node *n)
 {
@@ -412,10 +415,35 @@ static void node_persist(struct node *n, const struct sl_action *a)
 	node_msgs_send(n, msgs, k);
 }
 
+/* What the controller records (DESIGN.md §6): to the agent, never waiting for it. */
+static void node_note_to_agent(struct node *n, const struct sl_action *a)
+{
+	struct sl_node_note note;
+
+	if (!n->ctl_notes)
+		return;
+	switch (a->u.notify.what) {
+	case SL_NOTE_ROLE:
+	case SL_NOTE_TRUNCATED:
+	case SL_NOTE_SPLIT_BRAIN:
+		break;
+	default:
+		return;
+	}
+	memset(&note, 0, sizeof(note));
+	note.node = n->cfg.node_id;
+	note.what = a->u.notify.what;
+	note.a = a->u.notify.a;
+	note.b = a->u.notify.b;
+	if (rte_ring_sp_enqueue_elem(n->ctl_notes, &note, sizeof(note)) != 0)
+		n->net.notes_dropped++;
+}
+
 static void node_notify(struct node *n, const struct sl_action *a)
 {
 	uint64_t x = a->u.notify.a, y = a->u.notify.b;
 
+	node_note_to_agent(n, a);
 	switch (a->u.notify.what) {
 	case SL_NOTE_ROLE:
 		printf("shiplogd[%u]: role %s, epoch %" PRIu64 "\n", n->cfg.node_id,
@@ -490,14 +518,17 @@ static void node_exec(struct node *n, const struct sl_action *a)
 	}
 }
 
-static void node_step(struct node *n, const struct sl_event *ev)
+/* One event through the core, its actions executed. sl_core_step's result. */
+static int node_step(struct node *n, const struct sl_event *ev)
 {
 	struct sl_actions *out = &n->out;
 	uint64_t commit;
+	int rc;
 
 	out->n_act = out->n_refs = out->n_freed = 0;
 	n->net.steps++;
-	if (unlikely(sl_core_step(n->core, ev, out) < 0))
+	rc = sl_core_step(n->core, ev, out);
+	if (unlikely(rc < 0))
 		n->net.core_errors++;
 	/* The epoch and its history are durable before anything of the step leaves. */
 	for (uint32_t i = 0; i < out->n_act; i++)
@@ -514,6 +545,16 @@ static void node_step(struct node *n, const struct sl_event *ev)
 		n->net.commit_lsn_moves++;
 	}
 	n->expect.min_epoch = sl_core_epoch(n->core);
+	return rc;
+}
+
+/* A control command at the current time: the starting role's and the controller's. */
+static int node_control(struct node *n, const struct sl_control *ctl)
+{
+	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = n->now_ns };
+
+	ev.u.control = *ctl;
+	return node_step(n, &ev);
 }
 
 /* ---- receiving ----------------------------------------------------------------------- */
@@ -844,6 +885,32 @@ static unsigned node_from_persist(struct node *n)
 	return got;
 }
 
+/* ---- what the agent relays from the controller -------------------------------------- */
+
+static unsigned node_from_agent(struct node *n)
+{
+	union agent_cmd cmds[NODE_CTL_BATCH];
+	unsigned got = rte_ring_sc_dequeue_burst_elem(n->ctl_cmds, cmds, sizeof(cmds[0]),
+						      NODE_CTL_BATCH, NULL);
+
+	for (unsigned i = 0; i < got; i++) {
+		int rc = node_control(n, &cmds[i].ctl);
+
+		n->net.ctl_commands++;
+		if (rc == 0)
+			continue;
+		n->net.ctl_refused++;
+		/* Rare, and worth a line (RENEW of a past epoch is routine: counted only). */
+		if (cmds[i].ctl.cmd != SL_CTL_RENEW) {
+			printf("shiplogd[%u]: controller command %s at epoch %u refused: %s\n",
+			       n->cfg.node_id, sl_control_cmd_name(cmds[i].ctl.cmd),
+			       cmds[i].ctl.epoch, strerror(-rc));
+			fflush(stdout);
+		}
+	}
+	return got;
+}
+
 /* ---- the loop ----------------------------------------------------------------------- */
 
 void node_net_iteration(struct node *n, bool *busy)
@@ -866,6 +933,8 @@ void node_net_iteration(struct node *n, bool *busy)
 	if (unlikely(held != NULL) && n->fault_held == held)
 		node_fault_release(n);
 	if (node_from_persist(n))
+		*busy = true;
+	if (n->ctl_cmds && node_from_agent(n))
 		*busy = true;
 	tick.now_ns = n->now_ns;
 	node_step(n, &tick);
@@ -939,6 +1008,8 @@ static void node_core_config(struct node *n, struct sl_core_config *cc)
 	cc->rto_min_ns = (uint64_t)c->rto_min_us * 1000;
 	cc->rto_max_ns = (uint64_t)c->rto_max_ms * 1000000;
 	cc->read_wait_ns = (uint64_t)c->read_wait_ms * 1000000;
+	cc->client_timeout_ns = (uint64_t)c->client_timeout_ms * 1000000;
+	cc->lease_ns = (uint64_t)cfg_lease_ms(c) * 1000000;
 	cc->policy = c->policy;
 }
 
@@ -1018,47 +1089,69 @@ void node_net_fini(struct node *n)
 }
 
 /*
- * The starting role until the controller exists: the configured leader leads, the
- * others follow. A leader never resumes an epoch it led before a restart (its old
- * followers may hold records of that epoch it lost): it takes the next one, which its
- * followers learn from its first frame.
+ * The starting role. With a controller, the node is fenced at its recovered epoch until
+ * the controller's PROMOTE or FOLLOW comes through the agent (DESIGN.md §6). Without
+ * one, the static roles of [cluster]: the configured leader leads, the others follow.
+ * A leader never resumes an epoch it led before a restart (its old followers may hold
+ * records of that epoch it lost): it takes the next one, which its followers learn
+ * from its first frame.
  */
-int node_net_start(struct node *n)
+static void node_start_role(const struct node *n, struct sl_control *ctl)
 {
-	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = node_now_ns() };
 	uint32_t epoch = n->cfg.epoch;
 
+	memset(ctl, 0, sizeof(*ctl));
+	if (cfg_has_controller(&n->cfg)) {
+		ctl->cmd = SL_CTL_FENCE;
+		ctl->epoch = n->recovery.epoch;
+		return;
+	}
 	if (n->recovery.epoch >= epoch)
 		epoch = n->recovery.epoch + (n->cfg.role == SL_ROLE_LEADER ? 1 : 0);
-	ev.u.control.epoch = epoch;
+	ctl->epoch = epoch;
 	switch (n->cfg.role) {
 	case SL_ROLE_LEADER:
-		if (!n->recovery.may_lead) {
-			fprintf(stderr,
-				"shiplogd[%u]: the log was damaged up to lsn %" PRIu64
-				": not leading until it is re-fetched; fenced\n",
-				n->cfg.node_id, n->recovery.refetch_lsn);
-			ev.u.control.cmd = SL_CTL_FENCE;
-			break;
-		}
-		ev.u.control.cmd = SL_CTL_PROMOTE;
+		ctl->cmd = n->recovery.may_lead ? SL_CTL_PROMOTE : SL_CTL_FENCE;
 		break;
 	case SL_ROLE_FOLLOWER:
 	case SL_ROLE_LEARNER:
-		ev.u.control.cmd = SL_CTL_FOLLOW;
-		ev.u.control.node = n->cfg.leader;
-		ev.u.control.learner = n->cfg.role == SL_ROLE_LEARNER;
+		ctl->cmd = SL_CTL_FOLLOW;
+		ctl->node = n->cfg.leader;
+		ctl->learner = n->cfg.role == SL_ROLE_LEARNER;
 		break;
 	default:
-		ev.u.control.cmd = SL_CTL_FENCE;
+		ctl->cmd = SL_CTL_FENCE;
 	}
-	n->now_ns = ev.now_ns;
-	node_step(n, &ev);
-	if (n->net.core_errors) {
-		fprintf(stderr, "shiplogd[%u]: the replication core refused the starting role\n",
-			n->cfg.node_id);
+}
+
+int node_net_start(struct node *n)
+{
+	const struct cfg *c = &n->cfg;
+	struct sl_control ctl;
+	struct in_addr ip = { .s_addr = htonl(c->ctl_ip) };
+	char addr[INET_ADDRSTRLEN];
+	int rc;
+
+	node_start_role(n, &ctl);
+	if (cfg_has_controller(c))
+		printf("shiplogd[%u]: node %u: fenced at epoch %u, waiting for the controller at "
+		       "%s:%u\n",
+		       c->node_id, c->node_id, ctl.epoch,
+		       inet_ntop(AF_INET, &ip, addr, sizeof(addr)), c->ctl_port);
+	else if (c->role == SL_ROLE_LEADER && ctl.cmd == SL_CTL_FENCE)
+		fprintf(stderr,
+			"shiplogd[%u]: the log was damaged up to lsn %" PRIu64
+			": not leading until it is re-fetched; fenced\n",
+			c->node_id, n->recovery.refetch_lsn);
+	fflush(stdout);
+	n->now_ns = node_now_ns();
+	rc = node_control(n, &ctl);
+	if (rc < 0) {
+		fprintf(stderr,
+			"shiplogd[%u]: the replication core refused the starting role: %s\n",
+			c->node_id, strerror(-rc));
 		node_fail(n);
-		return -EINVAL;
+		return rc;
 	}
 	return 0;
 }

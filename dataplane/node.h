@@ -15,6 +15,7 @@
 #include "port.h"
 #include "wal.h"
 
+struct agent;
 struct rte_mbuf;
 struct rte_mempool;
 struct rte_ring;
@@ -26,6 +27,11 @@ struct rte_ring;
  * single consumer each) and nothing else, except the synchronous requests (metadata,
  * truncation) below and the counters, which each side writes and the telemetry thread
  * only reads. With lcores = 1 the same two loops take turns on one lcore.
+ *
+ * With a controller, a third thread (agent.h, not an lcore) reads the snapshots the
+ * lcores publish, and talks to the network lcore through two small rings only:
+ * ctl_cmds (controller commands in, fed to the core as SL_EV_CONTROL) and ctl_notes
+ * (the core's notes out). The network lcore never waits on either.
  *
  * Record memory (DESIGN.md §4 zero copy). A record's handle is the rte_mbuf that holds
  * it. Every holder (the core, the WAL, an indirect mbuf in a frame being sent) owns one
@@ -108,6 +114,9 @@ struct node_net_stats {
 	uint64_t fault_dropped; /* [fault] knobs: datagrams dropped, duplicated, reordered */
 	uint64_t fault_duplicated;
 	uint64_t fault_reordered;
+	uint64_t ctl_commands;	/* controller commands fed to the core */
+	uint64_t ctl_refused;	/* ... that the core refused (stale epoch, wrong role) */
+	uint64_t notes_dropped; /* notes for the controller: the agent's ring was full */
 	struct net_drop_stats drops;
 	struct sl_reject_stats rejects;
 };
@@ -143,6 +152,9 @@ struct node {
 	struct rte_mempool *ctl_pool; /* copies of the core's own records for the WAL */
 	struct rte_ring *to_persist;
 	struct rte_ring *to_net;
+	struct rte_ring *ctl_cmds;  /* from the agent; NULL without a controller */
+	struct rte_ring *ctl_notes; /* to the agent; NULL without a controller */
+	struct agent *agent;	    /* its counters, for telemetry; NULL without */
 
 	/* network lcore */
 	struct sl_core *core;
@@ -197,7 +209,8 @@ void node_fail(struct node *n);
 /* Network lcore (node.c). */
 int node_net_init(struct node *n);
 void node_net_fini(struct node *n);
-int node_net_start(struct node *n); /* starting role from the configuration */
+/* The starting role: from [cluster], or fenced until the controller says (DESIGN.md §6). */
+int node_net_start(struct node *n);
 void node_net_iteration(struct node *n, bool *busy);
 int node_net_loop(void *arg);
 
@@ -212,5 +225,8 @@ int node_sync_request(struct node *n);
 int node_telemetry_register(struct node *n);
 void node_snapshot_publish(struct node *n);
 void node_wal_snapshot_publish(struct node *n);
+/* Consistent copies of what the lcores published, from any thread. */
+void node_snapshot_read(struct node *n, struct node_net_snapshot *out);
+void node_wal_snapshot_read(struct node *n, struct node_wal_snapshot *out);
 
 #endif

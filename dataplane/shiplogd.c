@@ -1,4 +1,4 @@
-/* shiplogd: EAL, configuration, ports, WAL recovery, then the lcore loops. */
+/* shiplogd: EAL, configuration, ports, WAL recovery, the control agent, the lcore loops. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "agent.h"
 #include "node.h"
 
 #define SHIPLOGD_OVERRIDES_MAX 64
@@ -21,6 +22,7 @@
 #define SHIPLOGD_TX_DESC       1024u
 
 static struct node the_node;
+static struct agent the_agent; /* with a controller (control.controller) */
 
 static void usage(FILE *f)
 {
@@ -85,6 +87,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->config = o->value[o->n];
 		else
 			o->n++;
+	}
+	return 0;
+}
+
+/* The hello token, read once at start (a bad token_file is a configuration error). */
+static int load_token(const struct cfg *c, char *tok, size_t cap)
+{
+	char err[CFG_ERR_MAX];
+
+	if (cfg_read_token(c, tok, cap, err, sizeof(err)) < 0) {
+		fprintf(stderr, "shiplogd: configuration: %s\n", err);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -212,6 +226,19 @@ static int launch(struct node *n, unsigned *worker)
 	return rte_eal_remote_launch(node_persist_loop, n, *worker) == 0 ? 0 : -EIO;
 }
 
+/* The agent reads the lcores' snapshots: the first is published before it starts. */
+static int start_agent(struct node *n)
+{
+	if (!cfg_has_controller(&n->cfg))
+		return 0;
+	node_snapshot_publish(n);
+	if (agent_start(&the_agent) < 0) {
+		node_fail(n);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* After the loop: no more requests are read; everything appended is flushed, the WAL
  * closed (its commit hint stored), then the persistence lcore leaves. */
 static void stop(struct node *n, unsigned worker)
@@ -228,6 +255,7 @@ int main(int argc, char **argv)
 	unsigned worker = RTE_MAX_LCORE;
 	int dash = argc, rc, eal;
 	bool print = false;
+	char token[SL_CTL_TOKEN_MAX] = "";
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
@@ -250,6 +278,8 @@ int main(int argc, char **argv)
 		fputs(text, stdout);
 		return 0;
 	}
+	if (load_token(&n->cfg, token, sizeof(token)) < 0)
+		return 2;
 	eal = rte_eal_init(dash, argv);
 	if (eal < 0) {
 		fprintf(stderr, "shiplogd: EAL: %s\n", rte_strerror(rte_errno));
@@ -263,15 +293,22 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = node_persist_open(n);
 	if (rc == 0)
+		node_wal_snapshot_publish(n); /* before the persistence lcore runs */
+	if (rc == 0)
 		rc = node_net_init(n);
+	if (rc == 0 && cfg_has_controller(&n->cfg))
+		rc = agent_init(&the_agent, n, token);
+	explicit_bzero(token, sizeof(token));
 	if (rc == 0 && node_telemetry_register(n) < 0)
 		fprintf(stderr, "shiplogd: telemetry commands not registered\n");
 	if (rc == 0)
 		rc = launch(n, &worker);
 	if (rc == 0) {
 		report_start(n);
-		if (node_net_start(n) == 0)
+		if (node_net_start(n) == 0 && start_agent(n) == 0)
 			node_net_loop(n);
+		/* The agent first: it must not relay commands to a core that stopped. */
+		agent_stop(&the_agent, AGENT_STOP_WAIT_MS_MAX);
 		stop(n, worker);
 	}
 	for (unsigned i = 0; i < n->n_ports; i++)
@@ -286,6 +323,8 @@ int main(int argc, char **argv)
 		       s->commit_lsn, s->applied_lsn);
 		fflush(stdout); /* before the EAL's clean-up, whatever it does */
 	}
+	if (cfg_has_controller(&n->cfg))
+		agent_fini(&the_agent);
 	if (n->core)
 		node_net_fini(n);
 	rte_eal_cleanup();

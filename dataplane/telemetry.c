@@ -6,12 +6,14 @@
 #include <rte_pause.h>
 #include <rte_telemetry.h>
 
+#include "agent.h"
 #include "node.h"
 
 /*
  * DESIGN.md §8. Telemetry callbacks run on DPDK's telemetry thread, not on an lcore:
  * they read only the snapshots each lcore publishes every 10 ms under a seqcount, and
- * retry while a writer is mid-copy. Nothing here touches the core or the WAL.
+ * retry while a writer is mid-copy. Nothing here touches the core or the WAL. The
+ * control agent (agent.c) reads the same snapshots for its reports.
  */
 
 static struct node *tele_node;
@@ -63,6 +65,16 @@ void node_wal_snapshot_publish(struct node *n)
 	sl_wal_stats(n->wal, &n->wal_snap.stats);
 	n->wal_snap.per = n->per;
 	snap_write_end(&n->wal_seq);
+}
+
+void node_snapshot_read(struct node *n, struct node_net_snapshot *out)
+{
+	snap_read(&n->snap_seq, out, &n->snap, sizeof(*out));
+}
+
+void node_wal_snapshot_read(struct node *n, struct node_wal_snapshot *out)
+{
+	snap_read(&n->wal_seq, out, &n->wal_snap, sizeof(*out));
 }
 
 #define ADD(d, s, f) rte_tel_data_add_dict_u64(d, #f, (s)->f)
@@ -143,6 +155,32 @@ static void tele_net(struct rte_tel_data *d, const struct node_net_snapshot *s)
 	ADD(d, t, fault_dropped);
 	ADD(d, t, fault_duplicated);
 	ADD(d, t, fault_reordered);
+	ADD(d, t, ctl_commands);
+	ADD(d, t, ctl_refused);
+}
+
+#define ADD_AGENT(d, st, f)                       \
+	rte_tel_data_add_dict_u64(d, "agent_" #f, \
+				  (st) ? atomic_load_explicit(&(st)->f, memory_order_relaxed) : 0)
+
+/* The control agent's counters (zero without a controller). */
+static void tele_agent(struct rte_tel_data *d, const struct node_net_snapshot *s)
+{
+	const struct agent *a = tele_node->agent;
+	struct agent_stats *st = a ? (struct agent_stats *)&a->stats : NULL;
+
+	ADD_AGENT(d, st, connected);
+	ADD_AGENT(d, st, connects);
+	ADD_AGENT(d, st, reconnects);
+	ADD_AGENT(d, st, connect_failures);
+	ADD_AGENT(d, st, reports_sent);
+	ADD_AGENT(d, st, reports_skipped);
+	ADD_AGENT(d, st, notes_sent);
+	rte_tel_data_add_dict_u64(d, "agent_notes_dropped", s->net.notes_dropped);
+	ADD_AGENT(d, st, commands_received);
+	ADD_AGENT(d, st, commands_dropped);
+	ADD_AGENT(d, st, bad_lines);
+	ADD_AGENT(d, st, encode_errors);
 }
 
 static void tele_core(struct rte_tel_data *d, const struct sl_core_stats *c)
@@ -192,6 +230,7 @@ static int tele_stats(const char *cmd, const char *params, struct rte_tel_data *
 	tele_net(d, &s);
 	tele_core(d, &s.core);
 	tele_wal(d, &w);
+	tele_agent(d, &s);
 	rte_tel_data_add_dict_u64(d, "rejects_total", sl_reject_stats_total(&s.net.rejects));
 	drops = tele_counts(s.net.drops.count, NET_DROP__MAX, net_drop_name);
 	rejects = tele_counts(s.net.rejects.count, SL_REJ__MAX, tele_reject_name);

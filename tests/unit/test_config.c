@@ -71,7 +71,25 @@ static const char full_text[] = "# a full configuration\n"
 				"rto_min_us = 500\n"
 				"rto_max_ms = 100\n"
 				"read_wait_ms = 20\n"
-				"client_timeout_ms = 2000\n";
+				"client_timeout_ms = 2000\n"
+				"\n"
+				"[control]\n"
+				"report_ms = 50\n"
+				"lease_ms = 0\n";
+
+/* A node whose role comes from shiplog-controller: no static role or leader. */
+static const char ctl_text[] = "[node]\n"
+			       "id = 2\n"
+			       "data_dir = /var/lib/shiplog\n"
+			       "port = net_af_packet0\n"
+			       "ip = 10.77.0.2\n"
+			       "[cluster]\n"
+			       "id = 7\n"
+			       "policy = first 1 (n1, n3)\n"
+			       "peer = 1 10.77.0.1\n"
+			       "peer = 3 10.77.0.3\n"
+			       "[control]\n"
+			       "controller = 10.78.0.254:7410\n";
 
 /* Each integer key with its range: the README's table, checked at both ends. */
 static const struct {
@@ -105,6 +123,8 @@ static const struct {
 	{ "timing", "rto_max_ms", 1, 60000 },
 	{ "timing", "read_wait_ms", 0, 60000 },
 	{ "timing", "client_timeout_ms", 1, 3600000 },
+	{ "control", "report_ms", 1, 999 },
+	{ "control", "lease_ms", 0, 600000 },
 };
 
 static char tmp_dir[] = "/tmp/test_config.XXXXXX";
@@ -283,6 +303,14 @@ static void test_defaults(void **state)
 	assert_int_equal(c.rto_max_ms, 50);
 	assert_int_equal(c.read_wait_ms, 10);
 	assert_int_equal(c.client_timeout_ms, 1000);
+	/* No controller: the static roles of [cluster], no lease. */
+	assert_int_equal(c.ctl_ip, 0);
+	assert_int_equal(c.ctl_port, 0);
+	assert_int_equal(c.report_ms, 100);
+	assert_int_equal(c.lease_ms, CFG_LEASE_DEFAULT);
+	assert_int_equal(cfg_lease_ms(&c), 0);
+	assert_int_equal(c.token_file[0], '\0');
+	assert_int_equal(c.reserved_control[0] | c.reserved_control[1], 0);
 	assert_int_equal(c.seen[0] | c.seen[1], 0);
 	/* Padding and reserved bytes are zero: cfg_equal is a memcmp. */
 	assert_int_equal(c.reserved_node[0] | c.reserved_node[1] | c.reserved_node[2], 0);
@@ -348,6 +376,9 @@ static void test_full_file(void **state)
 	assert_int_equal(c.reorder_frames, 8);
 	assert_int_equal(c.rto_min_us, 500);
 	assert_int_equal(c.client_timeout_ms, 2000);
+	assert_int_equal(c.report_ms, 50);
+	assert_int_equal(c.lease_ms, 0);
+	assert_false(cfg_has_controller(&c));
 	round_trip(&c);
 }
 
@@ -399,6 +430,16 @@ static void test_format_largest(void **state)
 	       "first 16 (49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64) level=received "
 	       "durability=fsync sync_timeout_ms=3600000");
 	set_ok(&c, "cluster", "epoch", "4294967295");
+	/* With the longest controller settings: roles then come from the controller. */
+	c.leader = 0;
+	set_ok(&c, "cluster", "role", "fenced");
+	set_ok(&c, "control", "controller", "223.255.255.255:65535");
+	set_ok(&c, "control", "report_ms", "999");
+	set_ok(&c, "control", "lease_ms", "600000");
+	memset(v, 't', CFG_VALUE_MAX);
+	v[0] = '/';
+	v[CFG_VALUE_MAX] = '\0';
+	set_ok(&c, "control", "token_file", v);
 	assert_int_equal(cfg_check(&c, err, sizeof(err)), 0);
 	n = cfg_format(&c, text, sizeof(text));
 	assert_true(n > 0 && n < CFG_TEXT_MAX);
@@ -1015,6 +1056,23 @@ static void lcores_3(struct cfg *c)
 {
 	c->lcores = 3;
 }
+static void ctl_no_leader(struct cfg *c)
+{
+	c->leader = 0;
+	c->role = SL_ROLE_FENCED;
+}
+static void ctl_port_only(struct cfg *c)
+{
+	c->ctl_port = 7410;
+}
+static void ctl_lease_big(struct cfg *c)
+{
+	c->lease_ms = CFG_LEASE_MAX + 1;
+}
+static void ctl_token_relative(struct cfg *c)
+{
+	memcpy(c->token_file, "tok", 4);
+}
 
 static const struct check_case check_cases[] = {
 	{ { NULL }, no_node_id, "node.id: required" },
@@ -1061,6 +1119,23 @@ static const struct check_case check_cases[] = {
 	  "wal.segment_mb: must hold a header and two batches" },
 	{ { "timing.rto_min_us=100001" }, NULL, "timing.rto_min_us: above rto_max_ms" },
 	{ { "timing.health_ms=2" }, NULL, "timing.health_ms: must exceed heartbeat_ms" },
+	{ { "control.lease_ms=500" }, NULL, "control.lease_ms: needs control.controller" },
+	{ { "control.token_file=/etc/tok" }, NULL, "control.token_file: needs control.controller" },
+	{ { "control.controller=10.0.0.9:7410" },
+	  NULL,
+	  "cluster.role: leader, but the controller assigns roles" },
+	{ { "control.controller=10.0.0.9", "cluster.role=learner" },
+	  NULL,
+	  "cluster.role: learner, but the controller assigns roles" },
+	{ { "control.controller=10.0.0.9:7410", "cluster.role=follower" },
+	  NULL,
+	  "cluster.leader: set, but the controller chooses the leader" },
+	{ { "control.controller=10.0.0.9:7410", "control.lease_ms=99" },
+	  ctl_no_leader,
+	  "control.lease_ms: below twice report_ms" },
+	{ { NULL }, ctl_port_only, "control.controller: invalid address" },
+	{ { NULL }, ctl_lease_big, "control.lease_ms: 600001 out of range 0..600000" },
+	{ { NULL }, ctl_token_relative, "control.token_file: not an absolute path" },
 };
 
 static void test_check(void **state)
@@ -1119,6 +1194,116 @@ static void test_check_passes(void **state)
 	assert_int_equal(cfg_check(&c, err, sizeof(err)), 0);
 	set_ok(&c, "limits", "val_max", "405");
 	check_fails(&c, "limits.val_max", err);
+}
+
+/* ---- [control] ------------------------------------------------------------------------------ */
+
+static void test_control(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "10.0.0.1:0", "port: out of range 1..65535" },
+		{ "10.0.0.1:65536", "port: out of range" },
+		{ "10.0.0.1:", "port: empty value" },
+		{ "10.0.0.1:x", "port: not a decimal number" },
+		{ "10.0.0.1:7410 x", "port: trailing characters" },
+		{ "ctl.example:7410", "expected IPv4:PORT" },
+		{ "[::1]:7410", "expected IPv4:PORT" },
+		{ "10.0.0:7410", "expected IPv4:PORT" },
+		{ "0.0.0.0:7410", "not a unicast IPv4 address" },
+		{ "224.0.0.1:7410", "not a unicast IPv4 address" },
+		{ "255.255.255.255:7410", "not a unicast IPv4 address" },
+	};
+	struct cfg c = load_ok(ctl_text), d;
+	char err[CFG_ERR_MAX];
+
+	(void)state;
+	if (cfg_check(&c, err, sizeof(err)) != 0)
+		fail_msg("controller config fails its check: %s", err);
+	assert_true(cfg_has_controller(&c));
+	assert_int_equal(c.ctl_ip, 0x0a4e00fe);
+	assert_int_equal(c.ctl_port, 7410);
+	assert_int_equal(c.role, SL_ROLE_FOLLOWER); /* unused: the controller decides */
+	assert_int_equal(c.leader, 0);
+	/* The lease is on by default with a controller, off without. */
+	assert_int_equal(c.lease_ms, CFG_LEASE_DEFAULT);
+	assert_int_equal(cfg_lease_ms(&c), 1000);
+	round_trip(&c);
+	set_ok(&c, "control", "lease_ms", "0");
+	assert_int_equal(cfg_lease_ms(&c), 0);
+	assert_int_equal(cfg_check(&c, err, sizeof(err)), 0);
+	round_trip(&c);
+	set_ok(&c, "control", "lease_ms", "200");
+	assert_int_equal(cfg_check(&c, err, sizeof(err)), 0);
+	set_ok(&c, "cluster", "role", "fenced");
+	assert_int_equal(cfg_check(&c, err, sizeof(err)), 0);
+	/* The port defaults to the agent port; loopback is a controller on this host. */
+	set_ok(&c, "control", "controller", "127.0.0.1");
+	assert_int_equal(c.ctl_ip, 0x7f000001);
+	assert_int_equal(c.ctl_port, SL_CTL_AGENT_PORT);
+	round_trip(&c);
+	/* Empty is no controller: back to the static roles (and then no lease). */
+	d = c;
+	set_ok(&d, "control", "controller", "");
+	assert_false(cfg_has_controller(&d));
+	assert_int_equal(d.ctl_port, 0);
+	check_fails(&d, "control.lease_ms: needs control.controller", err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char needle[128];
+
+		snprintf(needle, sizeof(needle), "control.controller: %s", bad[i][1]);
+		set_fails("control", "controller", bad[i][0], needle);
+	}
+	line_fails("control", "controller = 10.0.0.1:99999", "control.controller: port: out of");
+	line_fails("control", "report_ms = 1000", "control.report_ms: out of range 1..999");
+	set_fails("control", "token_file", "etc/token", "control.token_file: not an absolute");
+	set_ok(&c, "control", "token_file", "/etc/shiplog/token");
+	assert_string_equal(c.token_file, "/etc/shiplog/token");
+	round_trip(&c);
+	set_ok(&c, "control", "token_file", "");
+	assert_int_equal(c.token_file[0], '\0');
+	/* An option sets it like any key. */
+	assert_int_equal(cfg_set_option(&c, "control.controller", "10.1.2.3:9", err, sizeof(err)),
+			 0);
+	assert_int_equal(c.ctl_port, 9);
+}
+
+static void test_token(void **state)
+{
+	struct cfg c = load_ok(ctl_text);
+	char path[256], tok[SL_CTL_TOKEN_MAX], err[CFG_ERR_MAX], big[SL_CTL_TOKEN_MAX + 8];
+
+	(void)state;
+	/* No token_file: an empty token. */
+	memset(tok, 'x', sizeof(tok));
+	assert_int_equal(cfg_read_token(&c, tok, sizeof(tok), err, sizeof(err)), 0);
+	assert_string_equal(tok, "");
+	snprintf(path, sizeof(path), "%s/token", tmp_dir);
+	write_file(path, "s3cr3t-Token\n\n", 14);
+	set_ok(&c, "control", "token_file", path);
+	assert_int_equal(cfg_read_token(&c, tok, sizeof(tok), err, sizeof(err)), 0);
+	assert_string_equal(tok, "s3cr3t-Token");
+	assert_string_equal(err, "");
+	/* Refusals never quote the token. */
+	write_file(path, "s3cr3t Token\n", 13);
+	assert_int_equal(cfg_read_token(&c, tok, sizeof(tok), err, sizeof(err)), -EINVAL);
+	expect_in("blank", err, "control.token_file: a token is printable ASCII");
+	assert_null(strstr(err, "s3cr3t"));
+	write_file(path, "\n", 1);
+	assert_int_equal(cfg_read_token(&c, tok, sizeof(tok), err, sizeof(err)), -EINVAL);
+	expect_in("empty", err, "a token has 1..127 bytes");
+	memset(big, 'a', sizeof(big));
+	write_file(path, big, SL_CTL_TOKEN_MAX - 1);
+	assert_int_equal(cfg_read_token(&c, tok, sizeof(tok), err, sizeof(err)), 0);
+	assert_int_equal(strlen(tok), SL_CTL_TOKEN_MAX - 1);
+	assert_int_equal(cfg_read_token(&c, tok, 16, err, sizeof(err)), -EINVAL);
+	write_file(path, big, SL_CTL_TOKEN_MAX);
+	assert_int_equal(cfg_read_token(&c, tok, sizeof(tok), err, sizeof(err)), -EINVAL);
+	expect_in("long", err, "a token has 1..127 bytes");
+	snprintf(path, sizeof(path), "%s/no-token", tmp_dir);
+	set_ok(&c, "control", "token_file", path);
+	assert_int_equal(cfg_read_token(&c, tok, sizeof(tok), err, sizeof(err)), -EINVAL);
+	expect_in("missing", err, "control.token_file: cannot open: No such file");
+	err_is_one_line(err, sizeof(err));
 }
 
 /* ---- errors --------------------------------------------------------------------------------- */
@@ -1243,6 +1428,8 @@ int main(void)
 		cmocka_unit_test(test_set_option),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_check_passes),
+		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_err_buffer),
 		cmocka_unit_test(test_load_file),
 	};

@@ -10,10 +10,23 @@
 # duplication and reordering come from shiplogd's [fault] knobs. Every process started
 # here is stopped by sl_down.
 #
+# Controller mode (SL_CONTROLLER=1, DESIGN.md §6): shiplog-controller assigns the roles
+# (the nodes start fenced and wait for it), over a management network beside the data
+# one, on kernel TCP:
+#   netns NAME-br   also a bridge br1
+#   netns NAME-nI   also a veth mgmt0 with 10.78.0.I/24 (bridge end mI), the agent's
+#   netns NAME-ctl  mgmt0 with 10.78.0.254/24 (bridge end m0): shiplog-controller,
+#                   agents on 10.78.0.254:7410, admin API on $SL_DIR/ctl/admin.sock;
+#                   its config, state, tokens, log and pid are in $SL_DIR/ctl
+# Cutting mI cuts node I off the controller only; cutting nI, off its peers only.
+#
 # Variables the caller may set before cluster_setup:
 #   SL_BUILD (build dir, required), SL_DIR (work dir, required), SL_N (3),
 #   SL_CLUSTER_ID (7), SL_POLICY ("all"), SL_DURABILITY (fsync), SL_WAL_MODE (direct),
-#   SL_LCORES (2), SL_EXTRA_CONF (lines appended to every node's file)
+#   SL_LCORES (2), SL_EXTRA_CONF (lines appended to every node's file: in [wal] unless
+#   they open a section)
+#   controller mode: SL_CONTROLLER (0), SL_FAILURE_TIMEOUT_MS (1000), SL_CTL_EXTRA_CONF
+#   (lines appended to the controller's [controller] section)
 
 SL_N=${SL_N:-3}
 SL_CLUSTER_ID=${SL_CLUSTER_ID:-7}
@@ -24,6 +37,10 @@ SL_LCORES=${SL_LCORES:-2}
 SL_EXTRA_CONF=${SL_EXTRA_CONF:-}
 SL_NAME=${SL_NAME:-sl$$}
 SL_NET=10.77.0
+SL_CONTROLLER=${SL_CONTROLLER:-0}
+SL_CTL_EXTRA_CONF=${SL_CTL_EXTRA_CONF:-}
+SL_MGMT=10.78.0
+SL_CTL_AGENTS=$SL_MGMT.254:7410
 
 sl_log() { printf '%s: %s\n' "${SL_WHO:-cluster}" "$*" >&2; }
 
@@ -52,12 +69,13 @@ sl_netns_quiet() {
 	ip netns exec "$1" ip link set lo up
 }
 
-# sl_link NS IFNAME BRIDGE_END: a veth from namespace NS into the bridge.
+# sl_link NS IFNAME BRIDGE_END [BRIDGE]: a veth from namespace NS into the bridge (br0,
+# the data network, unless BRIDGE is br1, the management network).
 sl_link() {
-	local ns=$1 ifname=$2 end=$3 br
+	local ns=$1 ifname=$2 end=$3 bridge=${4:-br0} br
 	br=$(sl_ns br)
 	ip link add "$end" netns "$br" type veth peer name "$ifname" netns "$ns" || return 1
-	ip -n "$br" link set "$end" master br0 up || return 1
+	ip -n "$br" link set "$end" master "$bridge" up || return 1
 	ip -n "$ns" link set "$ifname" up || return 1
 }
 
@@ -83,6 +101,23 @@ sl_net_up() {
 	ip -n "$(sl_ns c)" addr add "$SL_NET.100/24" dev eth0 || return 1
 }
 
+# The management network of controller mode (after sl_net_up).
+sl_mgmt_up() {
+	local i br ctl
+	br=$(sl_ns br)
+	ctl=$(sl_ns ctl)
+	ip -n "$br" link add br1 type bridge || return 1
+	ip -n "$br" link set br1 up || return 1
+	for i in $(seq 1 "$SL_N"); do
+		sl_link "$(sl_ns n$i)" mgmt0 "m$i" br1 || return 1
+		ip -n "$(sl_ns n$i)" addr add "$SL_MGMT.$i/24" dev mgmt0 || return 1
+	done
+	ip netns add "$ctl" || return 1
+	sl_netns_quiet "$ctl"
+	sl_link "$ctl" mgmt0 m0 br1 || return 1
+	ip -n "$ctl" addr add "$SL_MGMT.254/24" dev mgmt0 || return 1
+}
+
 sl_conf() {
 	local i=$1 j role=follower
 	[ "$i" -eq 1 ] && role=leader
@@ -99,14 +134,17 @@ mbufs = 32767
 
 [cluster]
 id = $SL_CLUSTER_ID
-role = $role
-leader = 1
+EOF
+	# With a controller, it assigns the roles: none in the file.
+	[ "$SL_CONTROLLER" = 1 ] || printf 'role = %s\nleader = 1\n' "$role"
+	cat <<EOF
 policy = $SL_POLICY
 durability = $SL_DURABILITY
 EOF
 	for j in $(seq 1 "$SL_N"); do
 		[ "$j" -ne "$i" ] && echo "peer = $j $SL_NET.$j"
 	done
+	[ "$SL_CONTROLLER" = 1 ] && printf '\n[control]\ncontroller = %s\n' "$SL_CTL_AGENTS"
 	cat <<EOF
 
 [wal]
@@ -184,12 +222,144 @@ sl_telemetry() {
 	python3 "$SL_TOOLS/lib/telemetry.py" "/var/run/dpdk/$SL_NAME-n$1/dpdk_telemetry.v2" "$2"
 }
 
+# ---- controller mode ------------------------------------------------------------------
+
+sl_controller_bin() { echo "$SL_BUILD/control/shiplog-controller"; }
+
+sl_ctl_conf() {
+	cat <<EOF
+# shiplog-controller of a local test cluster (tools/lib/cluster.sh)
+[controller]
+cluster_id = $SL_CLUSTER_ID
+members = $(seq -s, 1 "$SL_N")
+preferred_leader = 1
+policy = $SL_POLICY
+failure_timeout_ms = ${SL_FAILURE_TIMEOUT_MS:-1000}
+state_dir = $SL_DIR/ctl
+agent_listen = $SL_CTL_AGENTS
+admin_socket = $SL_DIR/ctl/admin.sock
+admin_token_file = $SL_DIR/ctl/admin.token
+operator_token_file = $SL_DIR/ctl/operator.token
+$SL_CTL_EXTRA_CONF
+EOF
+}
+
+# Random tokens, made once per cluster directory, readable by their owner only.
+sl_ctl_tokens() {
+	local f
+	for f in admin operator; do
+		[ -s "$SL_DIR/ctl/$f.token" ] && continue
+		(umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$SL_DIR/ctl/$f.token") ||
+			return 1
+	done
+}
+
+# sl_controller_start: starts shiplog-controller in NAME-ctl (its log appends to
+# $SL_DIR/ctl/log) and waits until it listens for agents.
+sl_controller_start() {
+	local bin
+	bin=$(sl_controller_bin)
+	[ -x "$bin" ] || { sl_log "controller mode: $bin is not built"; return 1; }
+	mkdir -p "$SL_DIR/ctl"
+	sl_ctl_tokens || { sl_log "cannot write the controller's tokens in $SL_DIR/ctl"; return 1; }
+	sl_ctl_conf >"$SL_DIR/ctl/controller.ini"
+	stat -c %s "$SL_DIR/ctl/log" >"$SL_DIR/ctl/log.start" 2>/dev/null || echo 0 >"$SL_DIR/ctl/log.start"
+	ip netns exec "$(sl_ns ctl)" "$bin" --config "$SL_DIR/ctl/controller.ini" \
+		>>"$SL_DIR/ctl/log" 2>&1 &
+	echo $! >"$SL_DIR/ctl/pid"
+	sl_controller_wait_log "agents on" 30
+}
+
+sl_controller_pid() { cat "$SL_DIR/ctl/pid" 2>/dev/null; }
+
+sl_controller_alive() {
+	local p
+	p=$(sl_controller_pid) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+}
+
+# sl_controller_wait_log PATTERN SECONDS: waits for PATTERN in what the controller
+# logged since its start.
+sl_controller_wait_log() {
+	local pat=$1 t=$(($2 * 10))
+	while [ $t -gt 0 ]; do
+		tail -c +$(($(cat "$SL_DIR/ctl/log.start" 2>/dev/null || echo 0) + 1)) \
+			"$SL_DIR/ctl/log" 2>/dev/null | grep -q -- "$pat" && return 0
+		sl_controller_alive || {
+			sl_log "the controller exited"
+			tail -n 20 "$SL_DIR/ctl/log" >&2
+			return 1
+		}
+		sleep 0.1
+		t=$((t - 1))
+	done
+	sl_log "controller: no '$pat' within $2 s"
+	tail -n 20 "$SL_DIR/ctl/log" >&2
+	return 1
+}
+
+# sl_controller_stop [SIGNAL]: stops the controller (TERM by default) and waits for it.
+sl_controller_stop() {
+	local sig=${1:-TERM} p t=300 rc
+	p=$(sl_controller_pid) || return 0
+	[ -n "$p" ] || return 0
+	kill -"$sig" "$p" 2>/dev/null
+	while kill -0 "$p" 2>/dev/null && [ $t -gt 0 ]; do
+		sleep 0.1
+		t=$((t - 1))
+	done
+	if kill -0 "$p" 2>/dev/null; then
+		sl_log "the controller did not stop on $sig; killing it"
+		kill -KILL "$p" 2>/dev/null
+	fi
+	wait "$p" 2>/dev/null
+	rc=$?
+	rm -f "$SL_DIR/ctl/pid"
+	return $rc
+}
+
+# sl_admin ARGS...: shiplogctl against the controller's admin API, with the admin token.
+sl_admin() {
+	"$SL_BUILD/tools/shiplogctl" --controller "unix:$SL_DIR/ctl/admin.sock" \
+		--token-file "$SL_DIR/ctl/admin.token" "$@"
+}
+
+# sl_leader: the id of the running node that says it leads (DPDK telemetry,
+# /shiplog/lsn), the one at the highest epoch if several do; fails when none does.
+sl_leader() {
+	local i best=0 best_epoch=0 out role epoch
+	for i in $(seq 1 "$SL_N"); do
+		sl_alive "$i" || continue
+		out=$(sl_telemetry "$i" /shiplog/lsn 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["role"], d["epoch"])' 2>/dev/null) || continue
+		read -r role epoch <<<"$out"
+		[ "$role" = leader ] || continue
+		if [ "$best" -eq 0 ] || [ "$epoch" -gt "$best_epoch" ]; then
+			best=$i
+			best_epoch=$epoch
+		fi
+	done
+	[ "$best" -ne 0 ] || return 1
+	echo "$best"
+}
+
 sl_up() {
 	local i
 	[ -n "${SL_BUILD:-}" ] && [ -n "${SL_DIR:-}" ] || { sl_log "SL_BUILD and SL_DIR must be set"; return 1; }
 	SL_TOOLS=${SL_TOOLS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+	if [ "$SL_CONTROLLER" = 1 ] && [ ! -x "$(sl_controller_bin)" ]; then
+		sl_log "SL_CONTROLLER=1, but $(sl_controller_bin) is not built" \
+			"(ninja -C $SL_BUILD control/shiplog-controller)"
+		return 1
+	fi
 	mkdir -p "$SL_DIR"
 	sl_net_up || { sl_log "network set-up failed"; return 1; }
+	if [ "$SL_CONTROLLER" = 1 ]; then
+		sl_mgmt_up || { sl_log "management network set-up failed"; return 1; }
+		sl_controller_start || { sl_log "the controller did not start"; return 1; }
+	fi
+	# With a controller, a node logs its role once the controller has assigned it.
 	for i in $(seq 1 "$SL_N"); do
 		sl_start "$i"
 	done
@@ -200,6 +370,10 @@ sl_up() {
 
 sl_down() {
 	local i
+	# The controller first: it would fail over while the nodes stop one by one.
+	if [ -n "${SL_DIR:-}" ]; then
+		sl_controller_stop TERM || true
+	fi
 	for i in $(seq 1 "$SL_N"); do
 		sl_stop "$i" TERM || true
 	done
@@ -207,6 +381,7 @@ sl_down() {
 		ip netns del "$(sl_ns "n$i")" 2>/dev/null || true
 	done
 	ip netns del "$(sl_ns c)" 2>/dev/null || true
+	ip netns del "$(sl_ns ctl)" 2>/dev/null || true
 	ip netns del "$(sl_ns br)" 2>/dev/null || true
 	rm -rf "/var/run/dpdk/$SL_NAME"-n* 2>/dev/null || true
 }
