@@ -29,6 +29,10 @@ show_logs() {
 		echo "---- node $i log (last 30 lines)"
 		tail -n 30 "$SL_DIR/n$i/log" 2>/dev/null
 	done
+	if [ -f "$SL_DIR/ctl/log" ]; then
+		echo "---- controller log (last 40 lines)"
+		tail -n 40 "$SL_DIR/ctl/log"
+	fi
 }
 
 # bench ARGS...: shiplog-bench from the client host against the cluster.
@@ -47,4 +51,25 @@ stop_all_and_verify() {
 	# shellcheck disable=SC2086
 	python3 "$SL_SRC/tests/integration/verify.py" "$SL_BUILD/tools/shiplog-waldump" "$1" $dirs ||
 		{ show_logs; fail "the nodes' logs disagree with what clients were told"; }
+}
+
+# ---- with a controller (SL_CONTROLLER=1) ---------------------------------------------------
+
+mono_ns() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
+
+# st QUESTION [ARGS]: asks tests/integration/status.py about the controller's status.
+st() { sl_admin --json status 2>/dev/null | python3 "$SL_SRC/tests/integration/status.py" "$@"; }
+
+# wait_until SECONDS QUESTION [ARGS]: until the status answers yes.
+wait_until() {
+	local s=$1 t=$(($1 * 10))
+	shift
+	while [ $t -gt 0 ]; do
+		st "$@" && return 0
+		sleep 0.1
+		t=$((t - 1))
+	done
+	sl_log "status: no '$*' within $s s"
+	sl_admin status >&2 || true
+	return 1
 }

@@ -2,7 +2,8 @@
 # shiplogctl's command line: every argument error exits 2 with a message saying what is
 # wrong; then, against test_client's fake server (test_client --serve, one process per
 # behaviour), each documented exit code: 0 OK, 1 NOT_FOUND, 3 no answer, 4 refused,
-# 5 local error, in text and --json.
+# 5 local error, in text and --json. The cluster commands' argument errors are here too
+# (nothing is sent); their answers are in shiplogctl-admin.sh.
 # usage: shiplogctl-args.sh SHIPLOGCTL TEST_CLIENT
 set -eu
 ctl=$1 tc=$2
@@ -11,7 +12,7 @@ pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"' EXIT
 out="$dir/out"
 cluster=20759 # 0x5117, test_client's CLUSTER
-unset SHIPLOG_SERVERS SHIPLOG_CLUSTER_ID SHIPLOG_KEY_FILE
+unset SHIPLOG_SERVERS SHIPLOG_CLUSTER_ID SHIPLOG_KEY_FILE SHIPLOG_CONTROLLER SHIPLOG_TOKEN
 
 fail() {
 	cat "$out"
@@ -88,6 +89,61 @@ expect 2 "unrecognized option '--min-lsn'" $S put k --min-lsn 3
 rc=0
 printf '%017d' 0 | "$ctl" $S --val-max 16 put k - >"$out" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] && grep -q "over the limit of 16 bytes" "$out" || fail "stdin limit: exit $rc"
+
+# --- cluster commands: argument errors (exit 2 before any connection) -------------------
+# A controller that is not there: what gets past the checks exits 6, not 2.
+export SHIPLOG_CONTROLLER="unix:$dir/no-controller.sock"
+expect 0 "6  controller unreachable: nothing was sent" --help
+expect 0 "9  switchover accepted, but node N did not lead" --help
+expect 0 "^  --controller ADDR" --help
+expect 0 "usage: shiplogctl \[OPTIONS\] switchover --to N \[--wait-ms MS\]" switchover --help
+expect 0 "--since SEQ" events --help
+expect 0 "usage: shiplogctl \[OPTIONS\] status$" status --help
+expect 2 "status: expected 0 arguments, got 1" status now
+expect 2 "members: expected 0 arguments, got 1" members x
+expect 2 "unrecognized option '--since'" status --since 3
+expect 2 "events --since: \"x\" is not a number from 0" events --since x
+expect 2 "events --since: \"-1\"" events --since -1
+expect 2 "events --limit: \"0\" is not a number from 1 to 10000" events --limit 0
+expect 2 "events --limit: \"10001\"" events --limit 10001
+expect 2 "watch --interval-ms: \"5\" is not a number from 10" watch --interval-ms 5
+expect 2 "watch --count: \"0\" is not a number from 1" watch --count 0
+expect 2 "failover: expected 0 arguments, got 1" failover 2
+expect 2 "--to: \"0\" is not a node id from 1 to 64" failover --to 0
+expect 2 "--to: \"65\" is not a node id" switchover --to 65
+expect 2 "switchover: --to N is required" switchover
+expect 2 "switchover: --to N is required" switchover --wait-ms 100
+expect 2 "switchover --wait-ms: \"0\" is not a number from 1" switchover --to 2 --wait-ms 0
+expect 2 "unrecognized option '--force'" switchover --to 2 --force
+expect 2 "set-policy: expected a POLICY" set-policy
+expect 2 "set-policy: \"sometimes\" is not a policy" set-policy sometimes
+expect 2 "set-policy: \"first 2 (n2)\" is not a policy" set-policy first 2 "(n2)"
+expect 2 "set-policy: the policy is over 1023 bytes" set-policy "$(printf '%01100d' 0)"
+expect 2 "add-node: expected 1 argument, got 0" add-node
+expect 2 "add-node: \"0\" is not a node id from 1 to 64" add-node 0
+expect 2 "remove-node: \"x\" is not a node id" remove-node x
+expect 2 "remove-node: expected 1 argument, got 2" remove-node 1 2
+expect 2 "--controller: \"\": expected unix:/PATH or HOST:PORT" --controller "" status
+expect 2 "--controller: \"unix:\": no socket path" --controller unix: members
+expect 2 "--controller: \"h:0\": port \"0\" is not a number" --controller h:0 status
+expect 2 "an IPv6 address goes in brackets" --controller ::1:7411 status
+expect 2 "\"::g\" is not an IPv6 address" --controller "[::g]:1" status
+expect 2 "socket path is 200 bytes, over the limit of 107" \
+	--controller "unix:/$(printf '%0199d' 0)" status
+(
+	export SHIPLOG_CONTROLLER=nohost:x
+	expect 2 "SHIPLOG_CONTROLLER: \"nohost:x\": port \"x\"" status
+)
+expect 2 "give --token or --token-file, not both" --token a --token-file /dev/null status
+expect 2 "--token: expected 1 to 1024 printable ASCII characters" --token "" status
+expect 2 "--token: expected" --token "$(printf '%01025d' 0)" status
+(
+	export SHIPLOG_TOKEN="$(printf 'a\tb')"
+	expect 2 "SHIPLOG_TOKEN: expected" status
+)
+expect 6 "status: cannot reach the controller at unix:$dir/no-controller.sock" status
+expect 6 "cannot reach the controller at unix:$dir/x.sock" --controller "$dir/x.sock" members
+unset SHIPLOG_CONTROLLER
 
 # --- exit codes against a fake store ---------------------------------------------------
 serve kv
@@ -166,4 +222,4 @@ expect 3 "no answer" $S --key-file "$dir/otherkey" put k v
 expect 5 "key file .*/badkey: expected 64 hex digits" $S --key-file "$dir/badkey" put k v
 expect 5 "key file .*/nokey: No such file" $S --key-file "$dir/nokey" put k v
 
-echo "shiplogctl: argument errors exit 2; exit codes 0, 1, 3, 4, 5 and --json checked against fake servers"
+echo "shiplogctl: argument errors exit 2 (data and cluster commands); exit codes 0, 1, 3, 4, 5, 6 and --json checked"

@@ -1,0 +1,379 @@
+#!/bin/sh
+# shiplog-controller as a process, on loopback in a temporary folder (no root): exit
+# codes of bad configurations and states; the admin API's status shape over the Unix
+# socket and TCP; privileged commands without the admin token refused, audited and
+# changing nothing; a bad agent line answered with bye; three fake agents (python3,
+# standard library) that say hello and report until the controller promotes one of
+# them; SIGTERM saves and exits 0; a restart resumes the epoch from state.json.
+# usage: controller-smoke.sh SHIPLOG_CONTROLLER
+set -eu
+ctld=$1
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is missing"; exit 77; }
+dir=$(mktemp -d /tmp/ctlsmoke.XXXXXX)
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+log="$dir/controller.log"
+
+fail() {
+	echo "--- controller log"
+	cat "$log" 2>/dev/null || true
+	echo "--- last exit test"
+	cat "$dir/exit.log" 2>/dev/null || true
+	echo "FAIL: $*"
+	exit 1
+}
+
+printf 'adm-s3cret\n' >"$dir/admin.token"
+printf 'op-t0ken\n' >"$dir/operator.token"
+cat >"$dir/ctl.conf" <<EOF
+[controller]
+cluster_id = 7
+members = 1,2,3
+state_dir = $dir/state
+agent_listen = 127.0.0.1:0
+admin_listen = 127.0.0.1:0
+admin_token_file = $dir/admin.token
+operator_token_file = $dir/operator.token
+failure_timeout_ms = 2000
+EOF
+
+# expect_exit CODE PATTERN ARGS...: the controller exits CODE saying PATTERN.
+expect_exit() {
+	code=$1 pattern=$2
+	shift 2
+	rc=0
+	timeout 10 "$ctld" "$@" >"$dir/exit.log" 2>&1 </dev/null || rc=$?
+	[ "$rc" -eq "$code" ] || fail "shiplog-controller $*: exit $rc, expected $code"
+	grep -q -e "$pattern" "$dir/exit.log" || fail "shiplog-controller $*: does not say '$pattern'"
+}
+
+# start: runs the controller in the background and waits for its listening line.
+start() {
+	: >"$log"
+	"$ctld" --config "$dir/ctl.conf" "$@" 2>"$log" </dev/null &
+	pid=$!
+	for _ in $(seq 200); do
+		grep -q "agents on" "$log" && break
+		kill -0 "$pid" 2>/dev/null || fail "the controller exited at start-up"
+		sleep 0.05
+	done
+	grep -q "agents on" "$log" || fail "no 'agents on' line within 10 s"
+	agents=$(sed -n 's/.*agents on \([0-9.]*:[0-9]*\),.*/\1/p' "$log" | head -1)
+	admin_tcp=$(sed -n 's/.*admin on .* and \([0-9.]*:[0-9]*\)$/\1/p' "$log" | head -1)
+	[ -n "$agents" ] && [ -n "$admin_tcp" ] || fail "addresses not in the log"
+}
+
+# stop: SIGTERM, then exit 0 within 10 s.
+stop() {
+	kill -TERM "$pid"
+	for _ in $(seq 200); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$pid" 2>/dev/null && fail "still running 10 s after SIGTERM"
+	rc=0
+	wait "$pid" || rc=$?
+	pid=""
+	[ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM, expected 0"
+}
+
+# ---- usage and configuration errors: exit 2, naming file, line and key
+expect_exit 2 "--config FILE is required"
+expect_exit 2 "unknown argument" --config "$dir/ctl.conf" stray
+expect_exit 0 "usage:" --help
+expect_exit 0 "shiplog-controller [0-9]" --version
+printf '[controller]\ncluster_id = 7\nmembers = 1,2\nbogus = 1\n' >"$dir/bad.conf"
+expect_exit 2 "bad.conf:4: controller.bogus: unknown key" --config "$dir/bad.conf"
+expect_exit 2 "controller.members: a node id is a number" --config "$dir/ctl.conf" \
+	--controller.members=0
+printf '[controller]\ncluster_id = 7\nmembers = 1,2\n' >"$dir/nostate.conf"
+expect_exit 2 "controller.state_dir: required" --config "$dir/nostate.conf"
+
+# ---- the admin API and the agents (python3)
+cat >"$dir/smoke.py" <<'EOF'
+import json, os, select, socket, sys, time
+
+DEADLINE_S = 20
+mode, statedir, agents, admin_tcp = sys.argv[1:5]
+ADMIN, OPER = "adm-s3cret", "op-t0ken"
+start = time.monotonic()
+
+
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what)
+        sys.exit(1)
+
+
+def hostport(s):
+    h, p = s.rsplit(":", 1)
+    return h, int(p)
+
+
+def admin(req, tcp=False):
+    if tcp:
+        s = socket.create_connection(hostport(admin_tcp), timeout=5)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(os.path.join(statedir, "admin.sock"))
+    f = s.makefile("rwb")
+    f.write((req if isinstance(req, str) else json.dumps(req)).encode() + b"\n")
+    f.flush()
+    line = f.readline()
+    s.close()
+    check(line.endswith(b"\n"), "an answer line")
+    a = json.loads(line)
+    check(a.get("v") == 1, "answer version")
+    return a
+
+
+def ok(cmd, token=OPER, args=None, tcp=False):
+    a = admin({"v": 1, "token": token, "cmd": cmd, "args": args or {}}, tcp)
+    check(a["ok"] is True, "%s: %s" % (cmd, a))
+    return a["result"]
+
+
+def code(req, expected):
+    a = admin(req)
+    check(a["ok"] is False and a["code"] == expected, "%s: %s, expected %s" % (req, a, expected))
+    check(isinstance(a["error"], str) and a["error"], "an error sentence")
+
+
+def audit():
+    try:
+        with open(os.path.join(statedir, "audit.jsonl")) as f:
+            return [json.loads(l) for l in f]
+    except FileNotFoundError:
+        return []
+
+
+def status_shape(s, n_nodes):
+    for k, t in (("cluster", int), ("epoch", int), ("leader", int), ("phase", str),
+                 ("policy", str), ("degraded", bool), ("controller_version", str),
+                 ("nodes", list), ("controller", dict)):
+        check(isinstance(s.get(k), t), "status.%s: %r" % (k, s.get(k)))
+    check(len(s["nodes"]) == n_nodes, "status: %d nodes" % n_nodes)
+    for n in s["nodes"]:
+        for k in ("node", "role", "member", "state", "sync"):
+            check(k in n, "status.nodes[].%s" % k)
+        check(n["state"] in ("up", "lost", "never"), "node state")
+        check(n["member"] in ("member", "learner"), "node member")
+        if n["state"] == "never":
+            check("last_lsn" not in n, "no LSN for a node never heard")
+    c = s["controller"]
+    check(isinstance(c.get("agent_lines_rejected"), int), "controller.agent_lines_rejected")
+    check(isinstance(c.get("admin_requests"), dict), "controller.admin_requests")
+
+
+class Agent:
+    def __init__(self, node, cluster=7):
+        self.node, self.epoch, self.role, self.leader, self.seq = node, 0, "fenced", 0, 0
+        self.sock = socket.create_connection(hostport(agents), timeout=5)
+        self.buf = b""
+        self.cmds = []
+        self.send({"v": 1, "type": "hello", "node": node, "cluster": cluster, "token": ""})
+
+    def send(self, o):
+        self.sock.sendall(json.dumps(o).encode() + b"\n")
+
+    def report(self):
+        self.seq += 1
+        st = {"role": self.role, "epoch": self.epoch, "leader": self.leader,
+              "last_lsn": 100, "last_epoch": 1 if self.epoch else 0, "flushed_lsn": 100,
+              "applied_lsn": 100, "commit_lsn": 100, "degraded": False, "paused": False,
+              "lease_expired": False, "leader_age_ns": None,
+              "policy": "all level=flushed durability=fsync sync_timeout_ms=0",
+              "peers": []}
+        self.send({"v": 1, "type": "report", "node": self.node, "cluster_id": 7,
+                   "seq": self.seq, "may_lead": True, "refetch_lsn": 0, "stale_epoch": 0,
+                   "truncated_records": 0, "retransmits": 0, "client_busy": 0,
+                   "data_addr": "127.0.0.1:%d" % (7400 + self.node), "st": st})
+
+    def lines(self):
+        data = self.sock.recv(65536)
+        if not data:
+            return None
+        self.buf += data
+        out = []
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            out.append(json.loads(line))
+        return out
+
+    def apply(self, m):
+        check(m.get("v") == 1 and m.get("type") == "cmd", "a command: %s" % m)
+        self.cmds.append(m)
+        if m["cmd"] == "fence":
+            self.epoch, self.role, self.leader = m["epoch"], "fenced", 0
+        elif m["cmd"] == "promote":
+            self.epoch, self.role, self.leader = m["epoch"], "leader", self.node
+        elif m["cmd"] == "follow":
+            self.epoch, self.role, self.leader = m["epoch"], "follower", m["node"]
+
+
+def bad_agent(first, reason):
+    s = socket.create_connection(hostport(agents), timeout=5)
+    s.sendall(first)
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    bye = json.loads(data.split(b"\n")[0])
+    check(bye["type"] == "bye" and reason in bye["reason"], "bye: %s" % bye)
+
+
+def main():
+    s = ok("status")
+    status_shape(s, 3)
+    check(s["cluster"] == 7 and s["epoch"] == 0 and s["phase"] == "boot", "a new cluster")
+    check(all(n["state"] == "never" for n in s["nodes"]), "nobody reported yet")
+    status_shape(ok("status", ADMIN, tcp=True), 3)
+    check(ok("members")["members"] == [{"node": i, "learner": False} for i in (1, 2, 3)],
+          "members")
+    code({"v": 1, "cmd": "status"}, "unauthorized")
+    code({"v": 1, "token": "wrong", "cmd": "status"}, "unauthorized")
+    code("this is not json", "bad_request")
+    code({"v": 1, "token": OPER, "cmd": "reboot"}, "unknown_command")
+
+    # Privileged without the admin token: refused, audited, nothing changed.
+    version = s["state_version"]
+    for token in (None, "wrong", OPER):
+        req = {"v": 1, "cmd": "failover", "args": {"to": 2, "force": True}}
+        if token:
+            req["token"] = token
+        code(req, "unauthorized")
+    code({"v": 1, "token": OPER, "cmd": "set-policy", "args": {"policy": "async"}},
+         "unauthorized")
+    lines = audit()
+    check(len(lines) == 4, "4 audit lines, not %d" % len(lines))
+    check([l["token"] for l in lines] == ["none", "none", "operator", "operator"], "who")
+    check(all(l["outcome"] == "unauthorized" and l["transport"] == "unix" for l in lines),
+          "outcomes")
+    check(lines[0]["cmd"] == "failover" and lines[0]["args"] == {"to": 2, "force": True},
+          "audited args")
+    check(lines[0]["peer"]["pid"] > 0, "audited peer")
+    s = ok("status")
+    check(s["epoch"] == 0 and s["state_version"] == version and s["phase"] == "boot",
+          "nothing changed")
+    check(not os.path.exists(os.path.join(statedir, "state.json")), "nothing saved")
+    check(s["controller"]["admin_requests"]["unauthorized"] >= 6, "counted")
+
+    # Bad agents: a line that is not JSON, a hello of another cluster, a report first.
+    bad_agent(b"garbage\n", "not JSON")
+    bad_agent(b'{"v":1,"type":"hello","node":1,"cluster":8,"token":""}\n', "cluster")
+    bad_agent(b'{"v":1,"type":"hello","node":9,"cluster":7,"token":""}\n', "member")
+    check(ok("status")["controller"]["agent_lines_rejected"] >= 3, "rejected lines counted")
+
+    # Three agents report until one is promoted.
+    nodes = [Agent(i) for i in (1, 2, 3)]
+    promoted = None
+    last = 0
+    while time.monotonic() - start < DEADLINE_S:
+        if time.monotonic() - last > 0.1:
+            for a in nodes:
+                a.report()
+            last = time.monotonic()
+        ready, _, _ = select.select([a.sock for a in nodes], [], [], 0.05)
+        for a in nodes:
+            if a.sock in ready:
+                ms = a.lines()
+                check(ms is not None, "node %d: the controller closed" % a.node)
+                for m in ms:
+                    a.apply(m)
+        promoted = [a for a in nodes if a.role == "leader"]
+        following = [a for a in nodes if a.role == "follower"]
+        if promoted and len(following) == 2:
+            break
+    check(promoted, "no promote within %d s" % DEADLINE_S)
+    leader = promoted[0]
+    check(leader.node == 1, "the preferred node 1 leads when all are equal")
+    check(all(f.leader == 1 and f.epoch == leader.epoch for f in following), "followers")
+    check(any(m["cmd"] == "fence" for m in leader.cmds), "fenced before promotion")
+    for _ in range(3):
+        for a in nodes:
+            a.report()
+        time.sleep(0.1)
+    s = ok("status")
+    status_shape(s, 3)
+    check(s["leader"] == 1 and s["epoch"] == leader.epoch and s["phase"] == "steady",
+          "status after the election: %s" % s)
+    check(all(n["state"] == "up" for n in s["nodes"]), "all up")
+    n1 = [n for n in s["nodes"] if n["node"] == 1][0]
+    check(n1["role"] == "leader" and n1["sync"] == "leader" and n1["last_lsn"] == 100,
+          "node 1 in status")
+    ev = ok("events", args={"limit": 1000})
+    check(any(e["kind"] == "promoted" and e["node"] == 1 for e in ev["events"]), "events")
+    check(ev["next"] == ev["events"][-1]["seq"] + 1, "events next")
+    with open(os.path.join(statedir, "events.jsonl")) as f:
+        check(len(f.readlines()) == len(ev["events"]), "events.jsonl")
+    print(leader.epoch)
+
+
+def nosave():
+    a = Agent(1)
+    a.report()
+    while time.monotonic() - start < DEADLINE_S:
+        ms = a.lines()
+        if ms is None:
+            return
+        check(not any(m.get("type") == "cmd" for m in ms), "a command of an unsaved epoch")
+    check(False, "the controller did not stop")
+
+
+if mode == "main":
+    main()
+elif mode == "nosave":
+    nosave()
+else:
+    print(ok("status")["epoch"])
+EOF
+
+start
+epoch=$(timeout 60 python3 "$dir/smoke.py" main "$dir/state" "$agents" "$admin_tcp") ||
+	fail "the admin API and agent checks: $epoch"
+[ "$epoch" -ge 1 ] || fail "epoch $epoch after the election"
+grep -q "event .* promoted node 1" "$log" || fail "no promotion on stderr"
+stop
+grep -q "\"epoch\": $epoch," "$dir/state/state.json" || fail "state.json lacks epoch $epoch"
+
+# ---- a restart resumes the epoch and the event sequence
+seq_before=$(wc -l <"$dir/state/events.jsonl")
+start
+again=$(timeout 30 python3 "$dir/smoke.py" epoch "$dir/state" "$agents" "$admin_tcp") ||
+	fail "status after the restart: $again"
+[ "$again" = "$epoch" ] || fail "epoch $again after the restart, expected $epoch"
+grep -q "stored state: epoch $epoch, leader 1, phase steady" "$log" || fail "restart line"
+# A second controller on the same folder is refused.
+expect_exit 1 "another controller uses this state_dir" --config "$dir/ctl.conf"
+stop
+[ "$(wc -l <"$dir/state/events.jsonl")" -ge "$seq_before" ] || fail "events.jsonl shrank"
+
+# ---- a corrupt or foreign state stops the start (exit 1), never a fresh cluster
+cp "$dir/state/state.json" "$dir/good.json"
+sed "s/\"epoch\": $epoch,/\"epoch\": $((epoch + 1)),/" "$dir/good.json" >"$dir/state/state.json"
+expect_exit 1 "crc32c: .*refusing to start" --config "$dir/ctl.conf"
+head -c 40 "$dir/good.json" >"$dir/state/state.json"
+expect_exit 1 "state.json: not JSON" --config "$dir/ctl.conf"
+cp "$dir/good.json" "$dir/state/state.json"
+expect_exit 1 "belongs to cluster 7, the configuration says 8" --config "$dir/ctl.conf" \
+	--controller.cluster_id=8
+
+# ---- a save that fails stops the controller (exit 1) before any command goes out
+mkdir -p "$dir/state2/state.json.tmp" # the temporary file cannot be made
+start --controller.state_dir="$dir/state2"
+timeout 30 python3 "$dir/smoke.py" nosave "$dir/state2" "$agents" "$admin_tcp" ||
+	fail "a command left before its epoch was saved"
+for _ in $(seq 200); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+rc=0
+wait "$pid" || rc=$?
+pid=""
+[ "$rc" -eq 1 ] || fail "exit $rc after a failed save, expected 1"
+grep -q "save failed: .*stopping" "$log" || fail "the failed save is not reported"
+echo "controller-smoke: ok (epoch $epoch)"
