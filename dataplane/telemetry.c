@@ -201,6 +201,9 @@ static void tele_core(struct rte_tel_data *d, const struct sl_core_stats *c)
 	ADD(d, c, kv_full);
 	ADD(d, c, ring_full_drops);
 	ADD(d, c, reordered);
+	ADD(d, c, nacks_ignored);
+	ADD(d, c, client_timeouts);
+	ADD(d, c, lease_expired);
 }
 
 static void tele_wal(struct rte_tel_data *d, const struct node_wal_snapshot *w)

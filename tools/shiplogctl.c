@@ -235,7 +235,7 @@ static void usage(FILE *f)
 		"     does not parse): nothing was sent\n"
 		"  3  no answer before the deadline (outcome unknown)\n"
 		"  4  refused by the cluster: NOT_LEADER with no reachable leader, BUSY at the\n"
-		"     deadline, TOO_LARGE, BAD_REQUEST, STALE, TIMEOUT (outcome unknown);\n"
+		"     deadline, TOO_LARGE, BAD_REQUEST, STALE, FULL, TIMEOUT (outcome unknown);\n"
 		"     or by the controller: refused, busy\n"
 		"  5  local error (socket, file, output)\n"
 		"  6  controller unreachable: nothing was sent\n"
