@@ -609,8 +609,45 @@ static int listen_tcp(const struct ctlconf_addr *a, char *shown, size_t cap, cha
 	return fd;
 }
 
-/* The Unix socket, mode 0660 from the start (umask), replacing a stale one: the state
- * folder's lock says no other controller uses it. */
+/* The socket's folder (/run/shiplog by default), mode 0755 when we make it: shiplogctl
+ * reaches the socket through it, and /run is emptied at boot. */
+static int make_socket_dir(const char *path, char *err, size_t err_len)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (n == 0 || n >= sizeof(dir))
+		return 0; /* "/x.sock", or too long: listen_unix says so */
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	if (mkdir(dir, 0755) != 0) {
+		if (errno == EEXIST)
+			return 0;
+		snprintf(err, err_len, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (chmod(dir, 0755) != 0) { /* whatever the umask */
+		snprintf(err, err_len, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A controller answers on path: its socket is not stale. */
+static bool socket_live(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live = fd >= 0 && connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return live;
+}
+
+/* The Unix socket, mode 0660 from the start (umask), replacing a stale one. The state
+ * folder's lock does not cover it (the default path is shared by every controller of
+ * the host): one that answers is another controller's. */
 static int listen_unix(const char *path, char *err, size_t err_len)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -627,6 +664,15 @@ static int listen_unix(const char *path, char *err, size_t err_len)
 		return -1;
 	}
 	memcpy(sun.sun_path, path, n + 1);
+	if (make_socket_dir(path, err, err_len) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (socket_live(&sun)) {
+		snprintf(err, err_len, "%s: another controller listens on it", path);
+		close(fd);
+		return -1;
+	}
 	unlink(path);
 	old = umask(0117);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));

@@ -30,7 +30,9 @@
  *   state_dir               required, absolute: state.json, events.jsonl, audit.jsonl
  *   agent_listen            host:port (IPv4 or [IPv6]), default 0.0.0.0:7410; port 0:
  *                           any free port (the start-up line says which)
- *   admin_socket            absolute path; default <state_dir>/admin.sock; "" none
+ *   admin_socket            absolute path; default CTLCONF_ADMIN_SOCKET, shiplogctl's
+ *                           default (the controller makes a missing folder, 0755;
+ *                           the socket is 0660); "" none
  *   admin_listen            host:port; "" none (the default)
  *   admin_token_file, operator_token_file, agent_token_file
  *                           one token per file (1..127 printable bytes, no blank; a
@@ -48,6 +50,7 @@
 #define CTLCONF_FILE_MAX       (1u << 20)
 #define CTLCONF_TOKEN_FILE_MAX 4096u
 #define CTLCONF_ADDR_TEXT_MAX  64u
+#define CTLCONF_ADMIN_SOCKET   "/run/shiplog/controller.sock"
 
 struct ctlconf_addr {
 	bool set; /* false: none */
@@ -68,7 +71,7 @@ struct ctlconf {
 	uint64_t max_lag_on_failover;
 	uint64_t learner_catchup_records;
 	char state_dir[CTLCONF_PATH_MAX];
-	bool admin_socket_set; /* false: <state_dir>/admin.sock once finished */
+	bool admin_socket_set; /* false: CTLCONF_ADMIN_SOCKET once finished */
 	char admin_socket[CTLCONF_PATH_MAX + 16];
 	struct ctlconf_addr agent_listen;
 	struct ctlconf_addr admin_listen;

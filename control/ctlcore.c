@@ -8,6 +8,13 @@
  * Every step that changes the state gets exactly one CTL_ACT_SAVE, put first: the
  * store then holds the state the step's commands belong to (the epoch above all)
  * before any of them leaves.
+ *
+ * commit_seen is the exception: a leader's report raises it in memory only (an fsync per
+ * report would be the controller's busiest write), and it is stored with the next save
+ * made for another reason. A restart may thus bring back an older value. Lower is safe
+ * for the policy quorum (a change stays pending: the larger quorum) but not for the
+ * async max-lag check, which would undercount the loss: after a restart that check
+ * waits until the commit position is heard again (commit_stale).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h" /* SL_NOTE_*: the agent forwards the core's notes as they are */
 #include "ctlcore.h"
 
 #define CTL_NS_PER_MS 1000000ull
@@ -52,6 +58,7 @@ struct ctl {
 	bool degraded;		 /* the leader's degraded flag, as last reported */
 	uint64_t policy_sent_ns; /* the last SET_POLICY to the leader */
 	uint64_t so_deadline_ns;
+	bool commit_stale; /* st.commit_seen may be older than the leader's: a restart */
 };
 
 enum refusal_why {
@@ -60,6 +67,7 @@ enum refusal_why {
 	REF_TARGET_INELIGIBLE,
 	REF_TARGET_BEHIND,
 	REF_ASYNC_LAG,
+	REF_COMMIT_UNKNOWN,
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */
@@ -354,6 +362,32 @@ refused(struct ctl *c, uint8_t why, const struct ctl_node *n, uint32_t count, co
 	return NULL;
 }
 
+/*
+ * Whether commit_seen is as fresh as the leader's last report. After a restart, once
+ * every voting member has reported, the old leader is among them: the highest commit
+ * LSN they report is then at least what the controller had seen before it stopped.
+ */
+static bool commit_heard(struct ctl *c)
+{
+	uint64_t commit = c->st.commit_seen;
+
+	if (!c->commit_stale)
+		return true;
+	for (unsigned i = 0; i < c->st.n_members; i++) {
+		const struct ctl_node *n = &c->nodes[i];
+
+		if (n->v.learner)
+			continue;
+		if (!n->seen)
+			return false;
+		if (n->v.last.st.commit_lsn > commit)
+			commit = n->v.last.st.commit_lsn;
+	}
+	c->st.commit_seen = commit; /* in memory, as a leader's report would */
+	c->commit_stale = false;
+	return true;
+}
+
 /* The node to promote once the quorum has reported, or NULL to keep waiting. */
 static const struct ctl_node *failover_pick(struct ctl *c, const struct ctl_node *best,
 					    uint32_t count)
@@ -386,6 +420,12 @@ static const struct ctl_node *failover_pick(struct ctl *c, const struct ctl_node
 				       pick->v.id, best->v.id, pick->v.last.st.last_lsn,
 				       best->v.last.st.last_lsn);
 	}
+	if (c->st.policy.kind == SL_POLICY_ASYNC && !c->st.force && !commit_heard(c))
+		return refused(c, REF_COMMIT_UNKNOWN, pick, count,
+			       "Failover refused: since the controller restarted, not every "
+			       "member has reported, so the committed records n%u would lack "
+			       "are unknown; waiting for the old leader, or --force.",
+			       pick->v.id);
 	lost = c->st.commit_seen > pick->v.last.st.last_lsn
 		       ? c->st.commit_seen - pick->v.last.st.last_lsn
 		       : 0;
@@ -599,10 +639,10 @@ static void leader_report(struct ctl *c, const struct sl_node_report *r)
 	}
 	c->leader_led = true;
 	send_cmd(c, r->node, SL_CTL_RENEW, 0, false, false);
-	if (s->commit_lsn > c->st.commit_seen) {
+	/* Not a change of its own (no SAVE): see the top of this file. */
+	if (s->commit_lsn > c->st.commit_seen)
 		c->st.commit_seen = s->commit_lsn;
-		changed(c);
-	}
+	c->commit_stale = false;
 	if (memcmp(&s->policy, &c->st.policy, sizeof(s->policy)) != 0) {
 		/* Lost on the way (a reconnect): again, once per failure timeout. */
 		if (since(c, c->policy_sent_ns) >= c->cfg.failure_timeout_ns) {
@@ -1052,6 +1092,7 @@ struct ctl *ctl_init(void *mem, const struct ctl_config *cfg, const struct ctl_s
 		c->nodes[i].v.learner = c->st.members[i].learner;
 	}
 	c->fo_count = UINT32_MAX;
+	c->commit_stale = state->epoch != 0; /* epoch 0: nothing was ever committed */
 	return c;
 }
 

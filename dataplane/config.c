@@ -6,12 +6,12 @@
  * its parser and, for integers, the accepted range (README.md "Configuration reference"
  * is generated from it by hand: keep both in step).
  *
- * How inih is used. Our reader (load_reader) hands inih one line at a time and
- * checks it first: a line longer than CFG_LINE_MAX, a NUL byte, an unknown or
- * malformed [section] and a line that is neither comment, section nor key = value are
- * errors with a precise message, and inih never sees them. The reader also strips
- * indentation, so that inih's multi-line values (an indented line continuing the
- * previous key) cannot silently glue two lines into one value. Parsing stops at the
+ * How inih is used. The checked reader (dataplane/wire/conftext.c, shared with the
+ * controller's configuration) hands inih one line at a time and checks it first: a
+ * line longer than CFG_LINE_MAX, a NUL byte, an unknown or malformed [section] and a line that is
+ * neither comment, section nor key = value are errors with a precise message, and inih never sees
+ * them. The reader also strips indentation, so that inih's multi-line values (an indented line
+ * continuing the previous key) cannot silently glue two lines into one value. Parsing stops at the
  * first error (the reader reports end of input), and everything goes to a copy of the
  * configuration that replaces the caller's only when the whole text was good.
  */
@@ -30,12 +30,12 @@
 #include <ini.h>
 
 #include "config.h"
+#include "conftext.h"
 #include "core.h"
 #include "wal.h"
 
 #define CFG_DIM(a)	(sizeof(a) / sizeof((a)[0]))
-#define CFG_SHOW_MAX	32u /* bytes of a section or key name quoted in an error */
-#define CFG_PEER_FIELDS 5u  /* ID IP MAC port= udp= */
+#define CFG_PEER_FIELDS 5u /* ID IP MAC port= udp= */
 #define CFG_IP_UDP_HDRS (20u + 8u)
 #define CFG_SECTION_MAX 16u /* longer than any section name */
 #define CFG_KEY_HEX	(2u * SL_AUTH_KEY_LEN)
@@ -67,11 +67,6 @@ struct cfg_key {
 	uint32_t max;
 	const char *const *names; /* enum rows: names[i] is value i */
 	uint8_t n_names;
-};
-
-/* The name as an error quotes it: bounded and printable. */
-struct cfg_shown {
-	char s[CFG_SHOW_MAX + 4];
 };
 
 static int set_uint(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how, char *why);
@@ -194,52 +189,14 @@ static const struct cfg_key cfg_keys[] = {
 	KEY_UINT("fault", "seed", fault_seed, 0, CFG_U32, 0),
 };
 _Static_assert(CFG_DIM(cfg_keys) <= 64 * CFG_DIM(((struct cfg *)0)->seen), "a seen bit per key");
+_Static_assert(CFG_ERR_MAX == CONFTEXT_WHY_MAX, "a why buffer is conftext's");
 
 static const char *const section_names[] = { "node",   "cluster", "wal",  "limits",
 					     "timing", "control", "fault" };
 
-/* ---- errors --------------------------------------------------------------------------- */
-
-__attribute__((format(printf, 2, 3))) static int why_set(char *why, const char *fmt, ...)
+static struct conftext_shown show(const char *s)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, CFG_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* One line into err: bounded, NUL-terminated, control characters (a newline in a file
- * name, say) replaced; err may be NULL. */
-__attribute__((format(printf, 3, 4))) static void err_put(char *err, size_t err_len,
-							  const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-}
-
-static struct cfg_shown show(const char *s)
-{
-	struct cfg_shown out;
-	size_t i;
-
-	for (i = 0; s[i] && i < CFG_SHOW_MAX; i++)
-		out.s[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	if (s[i]) {
-		memcpy(out.s + i, "...", 3);
-		i += 3;
-	}
-	out.s[i] = '\0';
-	return out;
+	return conftext_show(s, SIZE_MAX);
 }
 
 /* ---- the table -------------------------------------------------------------------------- */
@@ -265,11 +222,11 @@ static const struct cfg_key *key_find(const char *section, const char *name)
 static void key_unknown(char *why, const char *section, const char *name)
 {
 	if (section[0] == '\0')
-		why_set(why, "%s: key outside any [section]", show(name).s);
+		conftext_why(why, "%s: key outside any [section]", show(name).s);
 	else if (!section_known(section, strlen(section)))
-		why_set(why, "%s.%s: unknown section", show(section).s, show(name).s);
+		conftext_why(why, "%s.%s: unknown section", show(section).s, show(name).s);
 	else
-		why_set(why, "%s.%s: unknown key", section, show(name).s);
+		conftext_why(why, "%s.%s: unknown key", section, show(name).s);
 }
 
 static unsigned seen_bit(const struct cfg_key *k)
@@ -343,26 +300,10 @@ static int key_apply(struct cfg *c, const struct cfg_key *k, const char *value, 
 		     char *why)
 {
 	char v[CFG_VALUE_MAX + 1];
-	size_t len;
 	int rc;
 
-	while (isspace((unsigned char)*value))
-		value++;
-	len = strlen(value);
-	while (len > 0 && isspace((unsigned char)value[len - 1]))
-		len--;
-	if (len > CFG_VALUE_MAX)
-		return why_set(why, "value longer than %u bytes", CFG_VALUE_MAX);
-	for (size_t i = 0; i < len; i++) {
-		if (((unsigned char)value[i] < 0x20 && value[i] != '\t') || value[i] == 0x7f)
-			return why_set(why, "control character in the value");
-		/* In a file, " ;" starts a comment: the value would come back cut short. */
-		if (value[i] == ';' && (i == 0 || isspace((unsigned char)value[i - 1])))
-			return why_set(why, "';' at the start or after a blank would read as a "
-					    "comment in a file");
-	}
-	memcpy(v, value, len);
-	v[len] = '\0';
+	if (conftext_value(value, CFG_VALUE_MAX, v, why) != 0)
+		return -EINVAL;
 	rc = k->set(c, k, v, how, why);
 	explicit_bzero(v, sizeof(v));
 	return rc;
@@ -374,19 +315,10 @@ static int key_apply(struct cfg *c, const struct cfg_key *k, const char *value, 
 static int parse_num(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const char *what,
 		     char *why)
 {
-	unsigned long long x;
-	char *end;
+	uint64_t x;
 
-	if (*s == '\0')
-		return why_set(why, "%sempty value", what);
-	if (!isdigit((unsigned char)*s))
-		return why_set(why, "%snot a decimal number", what);
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (*end != '\0')
-		return why_set(why, "%strailing characters after the number", what);
-	if (errno == ERANGE || x > hi || x < lo)
-		return why_set(why, "%sout of range %u..%u", what, lo, hi);
+	if (conftext_parse_u64(s, lo, hi, &x, what, why) != 0)
+		return -EINVAL;
 	*out = (uint32_t)x;
 	return 0;
 }
@@ -415,9 +347,9 @@ static int parse_ip(const char *s, uint32_t *ip, const char *what, char *why)
 	struct in_addr in;
 
 	if (inet_pton(AF_INET, s, &in) != 1)
-		return why_set(why, "%snot an IPv4 address (a.b.c.d)", what);
+		return conftext_why(why, "%snot an IPv4 address (a.b.c.d)", what);
 	if (!ip_unicast(ntohl(in.s_addr)))
-		return why_set(why, "%snot a unicast IPv4 address", what);
+		return conftext_why(why, "%snot a unicast IPv4 address", what);
 	*ip = ntohl(in.s_addr);
 	return 0;
 }
@@ -433,16 +365,16 @@ static bool mac_usable(const uint8_t mac[6])
 static int parse_mac(const char *s, uint8_t mac[6], char *why)
 {
 	if (strlen(s) != 17)
-		return why_set(why, "MAC: expected aa:bb:cc:dd:ee:ff");
+		return conftext_why(why, "MAC: expected aa:bb:cc:dd:ee:ff");
 	for (unsigned i = 0; i < 6; i++) {
 		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
 
 		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return why_set(why, "MAC: expected aa:bb:cc:dd:ee:ff");
+			return conftext_why(why, "MAC: expected aa:bb:cc:dd:ee:ff");
 		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (!mac_usable(mac))
-		return why_set(why, "MAC: multicast, broadcast or zero: not a peer's address");
+		return conftext_why(why, "MAC: multicast, broadcast or zero: not a peer's address");
 	return 0;
 }
 
@@ -453,19 +385,19 @@ static int parse_key_hex(const char *s, size_t len, struct sl_auth_key *key, cha
 	uint8_t any = 0;
 
 	if (len != CFG_KEY_HEX)
-		return why_set(why, "expected %u hex digits", CFG_KEY_HEX);
+		return conftext_why(why, "expected %u hex digits", CFG_KEY_HEX);
 	for (unsigned i = 0; i < SL_AUTH_KEY_LEN; i++) {
 		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			explicit_bzero(&k, sizeof(k));
-			return why_set(why, "expected %u hex digits", CFG_KEY_HEX);
+			return conftext_why(why, "expected %u hex digits", CFG_KEY_HEX);
 		}
 		k.bytes[i] = (uint8_t)(hi << 4 | lo);
 		any |= k.bytes[i];
 	}
 	if (any == 0)
-		return why_set(why, "an all-zero key is a placeholder, not a secret");
+		return conftext_why(why, "an all-zero key is a placeholder, not a secret");
 	memcpy(key, &k, sizeof(k));
 	explicit_bzero(&k, sizeof(k));
 	return 0;
@@ -474,29 +406,7 @@ static int parse_key_hex(const char *s, size_t len, struct sl_auth_key *key, cha
 /* Reads at most CFG_KEY_FILE_MAX bytes of a regular file (a FIFO would block). */
 static int read_small_file(const char *path, char *buf, size_t *len, char *why)
 {
-	struct stat st;
-	size_t n = 0;
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-
-	if (fd < 0)
-		return why_set(why, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return why_set(why, "not a regular file");
-	}
-	do {
-		r = read(fd, buf + n, CFG_KEY_FILE_MAX + 1 - n);
-		if (r > 0)
-			n += (size_t)r;
-	} while ((r > 0 && n <= CFG_KEY_FILE_MAX) || (r < 0 && errno == EINTR));
-	close(fd);
-	if (r < 0)
-		return why_set(why, "cannot read: %s", strerror(errno));
-	if (n > CFG_KEY_FILE_MAX)
-		return why_set(why, "larger than %u bytes", CFG_KEY_FILE_MAX);
-	*len = n;
-	return 0;
+	return conftext_read_small(path, buf, CFG_KEY_FILE_MAX, len, why);
 }
 
 /* ---- setters ------------------------------------------------------------------------------ */
@@ -523,7 +433,7 @@ static int enum_find(const struct cfg_key *k, const char *v, char *why)
 	for (unsigned i = 0; i < k->n_names && n < sizeof(list); i++)
 		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? "|" : "",
 				      k->names[i]);
-	return why_set(why, "expected %s", list);
+	return conftext_why(why, "expected %s", list);
 }
 
 static int set_enum(struct cfg *c, const struct cfg_key *k, const char *v, unsigned how, char *why)
@@ -542,7 +452,7 @@ static int set_data_dir(struct cfg *c, const struct cfg_key *k, const char *v, u
 {
 	(void)k, (void)how;
 	if (v[0] != '/')
-		return why_set(why, "not an absolute path");
+		return conftext_why(why, "not an absolute path");
 	memset(c->data_dir, 0, sizeof(c->data_dir));
 	memcpy(c->data_dir, v, strlen(v)); /* at most CFG_VALUE_MAX < CFG_PATH_MAX */
 	return 0;
@@ -554,12 +464,12 @@ static int set_port(struct cfg *c, const struct cfg_key *k, const char *v, unsig
 
 	(void)k, (void)how;
 	if (c->n_ports >= CFG_PORTS_MAX)
-		return why_set(why, "more than %u ports", CFG_PORTS_MAX);
+		return conftext_why(why, "more than %u ports", CFG_PORTS_MAX);
 	if (len == 0 || len >= CFG_PORT_NAME_MAX)
-		return why_set(why, "a port name has 1..%u bytes", CFG_PORT_NAME_MAX - 1);
+		return conftext_why(why, "a port name has 1..%u bytes", CFG_PORT_NAME_MAX - 1);
 	for (size_t i = 0; i < len; i++)
 		if (isspace((unsigned char)v[i]))
-			return why_set(why, "blank in a port name");
+			return conftext_why(why, "blank in a port name");
 	memset(c->ports[c->n_ports], 0, CFG_PORT_NAME_MAX);
 	memcpy(c->ports[c->n_ports], v, len);
 	c->n_ports++;
@@ -610,7 +520,7 @@ static int set_policy(struct cfg *c, const struct cfg_key *k, const char *v, uns
 
 	(void)k, (void)how;
 	if (sl_policy_parse(v, strlen(v), &p, perr, sizeof(perr)) != 0)
-		return why_set(why, "%s", perr);
+		return conftext_why(why, "%s", perr);
 	/* cluster.durability wins over the policy's, whichever line came first. */
 	if (c->durability != CFG_DUR_POLICY)
 		p.durability = c->durability;
@@ -639,27 +549,27 @@ static int peer_field(struct cfg_peer *p, const char *t, unsigned *got, char *wh
 
 	if (strncmp(t, "port=", 5) == 0) {
 		if (*got & 1u)
-			return why_set(why, "port= given twice");
+			return conftext_why(why, "port= given twice");
 		*got |= 1u;
 		if (parse_num(t + 5, 0, CFG_PORTS_MAX - 1, &x, "port=: ", why) != 0)
 			return -EINVAL;
 		p->port = (uint8_t)x;
 	} else if (strncmp(t, "udp=", 4) == 0) {
 		if (*got & 2u)
-			return why_set(why, "udp= given twice");
+			return conftext_why(why, "udp= given twice");
 		*got |= 2u;
 		if (parse_num(t + 4, 1, CFG_U16, &x, "udp=: ", why) != 0)
 			return -EINVAL;
 		p->udp_port = (uint16_t)x;
 	} else if (strchr(t, ':') != NULL) {
 		if (*got & 4u)
-			return why_set(why, "MAC given twice");
+			return conftext_why(why, "MAC given twice");
 		*got |= 4u;
 		if (parse_mac(t, p->mac, why) != 0)
 			return -EINVAL;
 		p->has_mac = true;
 	} else {
-		return why_set(why, "unknown field (expected MAC, port=N or udp=PORT)");
+		return conftext_why(why, "unknown field (expected MAC, port=N or udp=PORT)");
 	}
 	return 0;
 }
@@ -674,11 +584,12 @@ static int parse_peer(const char *v, struct cfg_peer *p, char *why)
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		if (n == CFG_PEER_FIELDS)
-			return why_set(why, "too many fields (ID IP [MAC] [port=N] [udp=PORT])");
+			return conftext_why(why,
+					    "too many fields (ID IP [MAC] [port=N] [udp=PORT])");
 		tok[n++] = t;
 	}
 	if (n < 2)
-		return why_set(why, "expected ID IP [MAC] [port=N] [udp=PORT]");
+		return conftext_why(why, "expected ID IP [MAC] [port=N] [udp=PORT]");
 	memset(p, 0, sizeof(*p));
 	p->udp_port = SL_UDP_PORT;
 	if (parse_num(tok[0], 1, SL_NODE_MAX, &id, "peer id: ", why) != 0 ||
@@ -703,9 +614,9 @@ static int set_peer(struct cfg *c, const struct cfg_key *k, const char *v, unsig
 		;
 	/* A file names each peer once; an override replaces the peer it names. */
 	if (i < c->n_peers && (how & CFG_FROM_FILE))
-		return why_set(why, "peer %u given twice", p.id);
+		return conftext_why(why, "peer %u given twice", p.id);
 	if (i == SL_NODE_MAX)
-		return why_set(why, "more than %u peers", SL_NODE_MAX);
+		return conftext_why(why, "more than %u peers", SL_NODE_MAX);
 	memcpy(&c->peers[i], &p, sizeof(p));
 	if (i == c->n_peers)
 		c->n_peers++;
@@ -732,9 +643,9 @@ static int set_controller(struct cfg *c, const struct cfg_key *k, const char *v,
 	memcpy(host, v, hl);
 	host[hl] = '\0';
 	if (inet_pton(AF_INET, host, &in) != 1)
-		return why_set(why, "expected IPv4:PORT (a.b.c.d:port), or nothing for none");
+		return conftext_why(why, "expected IPv4:PORT (a.b.c.d:port), or nothing for none");
 	if (ntohl(in.s_addr) >> 24 == 0 || ntohl(in.s_addr) >> 24 >= 224)
-		return why_set(why, "not a unicast IPv4 address");
+		return conftext_why(why, "not a unicast IPv4 address");
 	if (colon && parse_num(colon + 1, 1, CFG_U16, &port, "port: ", why) != 0)
 		return -EINVAL;
 	c->ctl_ip = ntohl(in.s_addr);
@@ -760,7 +671,7 @@ static int set_token_file(struct cfg *c, const struct cfg_key *k, const char *v,
 {
 	(void)k, (void)how;
 	if (v[0] != '\0' && v[0] != '/')
-		return why_set(why, "not an absolute path");
+		return conftext_why(why, "not an absolute path");
 	memset(c->token_file, 0, sizeof(c->token_file));
 	memcpy(c->token_file, v, strlen(v)); /* at most CFG_VALUE_MAX < CFG_PATH_MAX */
 	return 0;
@@ -829,7 +740,7 @@ int cfg_read_token(const struct cfg *c, char *tok, size_t cap, char *err, size_t
 	size_t len = 0;
 	int rc = 0;
 
-	err_put(err, err_len, "%s", "");
+	conftext_err_put(err, err_len, "%s", "");
 	if (cap > 0)
 		tok[0] = '\0';
 	if (c->token_file[0] == '\0')
@@ -839,15 +750,15 @@ int cfg_read_token(const struct cfg *c, char *tok, size_t cap, char *err, size_t
 	while (rc == 0 && len > 0 && isspace((unsigned char)buf[len - 1]))
 		len--;
 	if (rc == 0 && (len == 0 || len >= cap || len >= SL_CTL_TOKEN_MAX))
-		rc = why_set(why, "a token has 1..%u bytes", SL_CTL_TOKEN_MAX - 1);
+		rc = conftext_why(why, "a token has 1..%u bytes", SL_CTL_TOKEN_MAX - 1);
 	for (size_t i = 0; rc == 0 && i < len; i++)
 		if (buf[i] < 0x21 || buf[i] > 0x7e)
-			rc = why_set(why, "a token is printable ASCII without blanks");
+			rc = conftext_why(why, "a token is printable ASCII without blanks");
 	if (rc == 0) {
 		memcpy(tok, buf, len);
 		tok[len] = '\0';
 	} else {
-		err_put(err, err_len, "control.token_file: %s", why);
+		conftext_err_put(err, err_len, "control.token_file: %s", why);
 	}
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
@@ -867,20 +778,20 @@ int cfg_set(struct cfg *c, const char *section, const char *key, const char *val
 	const struct cfg_key *k;
 	struct cfg tmp;
 
-	err_put(err, err_len, "%s", "");
+	conftext_err_put(err, err_len, "%s", "");
 	if (section == NULL || key == NULL || value == NULL) {
-		err_put(err, err_len, "cfg_set: missing section, key or value");
+		conftext_err_put(err, err_len, "cfg_set: missing section, key or value");
 		return -EINVAL;
 	}
 	k = key_find(section, key);
 	if (k == NULL) {
 		key_unknown(why, section, key);
-		err_put(err, err_len, "%s", why);
+		conftext_err_put(err, err_len, "%s", why);
 		return -EINVAL;
 	}
 	memcpy(&tmp, c, sizeof(tmp));
 	if (key_apply(&tmp, k, value, 0, why) != 0) {
-		err_put(err, err_len, "%s.%s: %s", k->section, k->name, why);
+		conftext_err_put(err, err_len, "%s.%s: %s", k->section, k->name, why);
 		return -EINVAL;
 	}
 	memcpy(c, &tmp, sizeof(tmp));
@@ -907,7 +818,8 @@ int cfg_set_option(struct cfg *c, const char *name, const char *value, char *err
 				       err_len);
 	dot = strchr(name, '.');
 	if (dot == NULL || (size_t)(dot - name) >= sizeof(section)) {
-		err_put(err, err_len, "%s: unknown option (expected section.key)", show(name).s);
+		conftext_err_put(err, err_len, "%s: unknown option (expected section.key)",
+				 show(name).s);
 		return -EINVAL;
 	}
 	memcpy(section, name, (size_t)(dot - name));
@@ -918,111 +830,9 @@ int cfg_set_option(struct cfg *c, const char *name, const char *value, char *err
 /* ---- files -------------------------------------------------------------------------------- */
 
 struct cfg_load {
-	struct cfg tmp;	  /* replaces the caller's configuration on success */
-	const char *name; /* file name, or "<text>" */
-	const char *p;	  /* what inih has not read yet */
-	size_t left;
-	unsigned line;	    /* the line inih is on */
-	unsigned fail_line; /* 0, or the line of the first error */
-	char msg[CFG_ERR_MAX];
+	struct conftext_lines lines;
+	struct cfg tmp; /* replaces the caller's configuration on success */
 };
-
-__attribute__((format(printf, 2, 3))) static void load_fail(struct cfg_load *ld, const char *fmt,
-							    ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ld->msg, sizeof(ld->msg), fmt, ap);
-	va_end(ap);
-	ld->fail_line = ld->line;
-}
-
-/* As inih finds it: the first of chars, or of " ;" (an inline comment), in s[0..n). */
-static size_t find_sep(const char *s, size_t n, const char *chars)
-{
-	bool was_space = false;
-	size_t i;
-
-	for (i = 0; i < n && !strchr(chars, s[i]) && !(was_space && s[i] == ';'); i++)
-		was_space = isspace((unsigned char)s[i]);
-	return i;
-}
-
-/* "[name]", maybe followed by a comment, naming a section we know. */
-static void check_section(struct cfg_load *ld, const char *s, size_t n)
-{
-	char name[CFG_SHOW_MAX + 2]; /* one more than show() quotes: it adds "..." */
-	size_t end = 1 + find_sep(s + 1, n - 1, "]"), rest;
-
-	if (end == n || s[end] != ']') {
-		load_fail(ld, "'[' without ']'");
-		return;
-	}
-	for (rest = end + 1; rest < n && isspace((unsigned char)s[rest]); rest++)
-		;
-	if (rest < n && s[rest] != ';' && s[rest] != '#') {
-		load_fail(ld, "text after [section]");
-		return;
-	}
-	if (!section_known(s + 1, end - 1)) {
-		snprintf(name, sizeof(name), "%.*s",
-			 (int)(end - 1 < sizeof(name) ? end - 1 : sizeof(name) - 1), s + 1);
-		load_fail(ld, "[%s]: unknown section", show(name).s);
-	}
-}
-
-/* s[0..n): a line without its indentation and newline. */
-static void check_line(struct cfg_load *ld, const char *s, size_t n)
-{
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (n == 0 || s[0] == ';' || s[0] == '#')
-		return;
-	if (s[0] == '[') {
-		check_section(ld, s, n);
-		return;
-	}
-	if (find_sep(s, n, "=:") == n || s[find_sep(s, n, "=:")] == ';')
-		load_fail(ld, "expected 'key = value' or '[section]'");
-}
-
-/* inih's fgets: one checked line of the text, indentation removed, or NULL to stop. */
-static char *load_reader(char *str, int num, void *stream)
-{
-	struct cfg_load *ld = stream;
-	const char *nl, *s;
-	size_t len, max, skip = 0;
-
-	if (ld->fail_line != 0 || ld->left == 0 || num < 3)
-		return NULL;
-	max = (size_t)num - 2 < CFG_LINE_MAX ? (size_t)num - 2 : CFG_LINE_MAX;
-	nl = memchr(ld->p, '\n', ld->left);
-	len = nl ? (size_t)(nl - ld->p) : ld->left;
-	s = ld->p;
-	ld->p += len + (nl != NULL);
-	ld->left -= len + (nl != NULL);
-	ld->line++;
-	if (len > max) {
-		load_fail(ld, "line longer than %zu bytes", max);
-		return NULL;
-	}
-	if (memchr(s, '\0', len) != NULL) {
-		load_fail(ld, "NUL byte in the line");
-		return NULL;
-	}
-	if (ld->line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-		skip = 3; /* a UTF-8 byte order mark */
-	while (skip < len && isspace((unsigned char)s[skip]))
-		skip++;
-	check_line(ld, s + skip, len - skip);
-	if (ld->fail_line != 0)
-		return NULL;
-	memcpy(str, s + skip, len - skip);
-	str[len - skip] = '\n';
-	str[len - skip + 1] = '\0';
-	return str;
-}
 
 static int load_handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -1030,21 +840,21 @@ static int load_handler(void *user, const char *section, const char *name, const
 	const struct cfg_key *k;
 	char why[CFG_ERR_MAX];
 
-	if (ld->fail_line != 0)
+	if (ld->lines.fail_line != 0)
 		return 0;
 	k = key_find(section, name);
 	if (k == NULL) {
 		key_unknown(why, section, name);
-		load_fail(ld, "%s", why);
+		conftext_fail(&ld->lines, "%s", why);
 		return 0;
 	}
 	if (!(k->flags & KEY_REPEAT) && seen_test(&ld->tmp, k)) {
-		load_fail(ld, "%s.%s: set twice%s", k->section, k->name,
-			  seen_shared(k) ? " (key and key_file are one setting)" : "");
+		conftext_fail(&ld->lines, "%s.%s: set twice%s", k->section, k->name,
+			      seen_shared(k) ? " (key and key_file are one setting)" : "");
 		return 0;
 	}
 	if (key_apply(&ld->tmp, k, value, CFG_FROM_FILE, why) != 0) {
-		load_fail(ld, "%s.%s: %s", k->section, k->name, why);
+		conftext_fail(&ld->lines, "%s.%s: %s", k->section, k->name, why);
 		return 0;
 	}
 	seen_mark(&ld->tmp, k);
@@ -1059,67 +869,35 @@ static int load_text(struct cfg *c, const char *name, const char *text, size_t l
 
 	memset(&ld, 0, sizeof(ld));
 	memcpy(&ld.tmp, c, sizeof(*c));
-	ld.name = name;
-	ld.p = text;
-	ld.left = len;
-	rc = ini_parse_stream(load_reader, &ld, load_handler, &ld);
-	if (rc < 0) {
-		err_put(err, err_len, "%s: out of memory", name);
-		rc = -ENOMEM;
-	} else if (rc > 0 && (ld.fail_line == 0 || (unsigned)rc < ld.fail_line)) {
-		/* The reader lets through only lines inih takes: this is a safety net. */
-		err_put(err, err_len, "%s:%d: syntax error", name, rc);
-		rc = -EINVAL;
-	} else if (ld.fail_line != 0) {
-		err_put(err, err_len, "%s:%u: %s", name, ld.fail_line, ld.msg);
-		rc = -EINVAL;
-	} else {
+	ld.lines.line_max = CFG_LINE_MAX;
+	ld.lines.section_known = section_known;
+	ld.lines.section_hint = "";
+	rc = conftext_parse(&ld.lines, name, text, len, load_handler, &ld, err, err_len);
+	if (rc == 0)
 		memcpy(c, &ld.tmp, sizeof(*c));
-	}
 	explicit_bzero(&ld.tmp, sizeof(ld.tmp)); /* it may hold a key */
 	return rc;
 }
 
 int cfg_load_string(struct cfg *c, const char *text, char *err, size_t err_len)
 {
-	err_put(err, err_len, "%s", "");
+	conftext_err_put(err, err_len, "%s", "");
 	return load_text(c, "<text>", text, strlen(text), err, err_len);
 }
 
 /* Reads the whole file (at most CFG_FILE_MAX) so that the reader sees its NUL bytes. */
 int cfg_load_file(struct cfg *c, const char *path, char *err, size_t err_len)
 {
-	FILE *f = fopen(path, "r");
 	char *text;
 	size_t n;
 	int rc;
 
-	err_put(err, err_len, "%s", "");
-	if (f == NULL) {
-		rc = -errno;
-		err_put(err, err_len, "%s: %s", path, strerror(-rc));
+	conftext_err_put(err, err_len, "%s", "");
+	rc = conftext_read_file(path, CFG_FILE_MAX, &text, &n, err, err_len);
+	if (rc != 0)
 		return rc;
-	}
-	text = malloc(CFG_FILE_MAX + 1);
-	if (text == NULL) {
-		fclose(f);
-		err_put(err, err_len, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	errno = 0;
-	n = fread(text, 1, CFG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		rc = errno ? -errno : -EIO;
-		err_put(err, err_len, "%s: %s", path, strerror(-rc));
-	} else if (n > CFG_FILE_MAX) {
-		rc = -EFBIG;
-		err_put(err, err_len, "%s: larger than %u bytes", path, CFG_FILE_MAX);
-	} else {
-		rc = load_text(c, path, text, n, err, err_len);
-	}
-	fclose(f);
-	explicit_bzero(text, n);
-	free(text);
+	rc = load_text(c, path, text, n, err, err_len);
+	conftext_text_free(text, n);
 	return rc;
 }
 
@@ -1312,15 +1090,15 @@ static bool is_member(const struct cfg *c, uint16_t id)
 static int check_required(const struct cfg *c, char *why)
 {
 	if (c->node_id == 0)
-		return why_set(why, "node.id: required");
+		return conftext_why(why, "node.id: required");
 	if (c->data_dir[0] == '\0')
-		return why_set(why, "node.data_dir: required");
+		return conftext_why(why, "node.data_dir: required");
 	if (c->n_ports == 0)
-		return why_set(why, "node.port: at least one port required");
+		return conftext_why(why, "node.port: at least one port required");
 	if (c->ip == 0)
-		return why_set(why, "node.ip: required");
+		return conftext_why(why, "node.ip: required");
 	if (c->cluster_id == 0)
-		return why_set(why, "cluster.id: required");
+		return conftext_why(why, "cluster.id: required");
 	return 0;
 }
 
@@ -1333,22 +1111,22 @@ static int check_ranges(const struct cfg *c, char *why)
 
 		if (k->set == set_uint && !(v == 0 && (k->flags & KEY_ZERO_UNSET)) &&
 		    (v < k->min || v > k->max))
-			return why_set(why, "%s.%s: %u out of range %u..%u", k->section, k->name, v,
-				       k->min, k->max);
+			return conftext_why(why, "%s.%s: %u out of range %u..%u", k->section,
+					    k->name, v, k->min, k->max);
 		if (k->set == set_enum && v >= k->n_names)
-			return why_set(why, "%s.%s: invalid value %u", k->section, k->name, v);
+			return conftext_why(why, "%s.%s: invalid value %u", k->section, k->name, v);
 	}
 	if (memchr(c->data_dir, '\0', CFG_VALUE_MAX + 1) == NULL || c->data_dir[0] != '/')
-		return why_set(why, "node.data_dir: not an absolute path of at most %u bytes",
-			       CFG_VALUE_MAX);
+		return conftext_why(why, "node.data_dir: not an absolute path of at most %u bytes",
+				    CFG_VALUE_MAX);
 	if (c->n_ports > CFG_PORTS_MAX || c->n_peers > SL_NODE_MAX)
-		return why_set(why, "node.port: more than %u ports or %u peers", CFG_PORTS_MAX,
-			       SL_NODE_MAX);
+		return conftext_why(why, "node.port: more than %u ports or %u peers", CFG_PORTS_MAX,
+				    SL_NODE_MAX);
 	for (unsigned i = 0; i < c->n_ports; i++)
 		if (memchr(c->ports[i], '\0', CFG_PORT_NAME_MAX) == NULL || c->ports[i][0] == '\0')
-			return why_set(why, "node.port: port %u has no name", i);
+			return conftext_why(why, "node.port: port %u has no name", i);
 	if (!ip_unicast(c->ip))
-		return why_set(why, "node.ip: not a unicast IPv4 address");
+		return conftext_why(why, "node.ip: not a unicast IPv4 address");
 	return 0;
 }
 
@@ -1357,29 +1135,31 @@ static int check_leader(const struct cfg *c, char *why)
 	/* The controller assigns roles: a static one in the file would only mislead. */
 	if (cfg_has_controller(c)) {
 		if (c->role != SL_ROLE_FOLLOWER && c->role != SL_ROLE_FENCED)
-			return why_set(why,
-				       "cluster.role: %s, but the controller assigns roles "
-				       "(control.controller is set)",
-				       role_names[c->role]);
+			return conftext_why(why,
+					    "cluster.role: %s, but the controller assigns roles "
+					    "(control.controller is set)",
+					    role_names[c->role]);
 		if (c->leader != 0)
-			return why_set(why, "cluster.leader: set, but the controller chooses the "
+			return conftext_why(why,
+					    "cluster.leader: set, but the controller chooses the "
 					    "leader (control.controller is set)");
 		return 0;
 	}
 	if (c->leader == 0)
 		return c->role == SL_ROLE_FENCED
 			       ? 0
-			       : why_set(why,
+			       : conftext_why(
+					 why,
 					 "cluster.leader: required unless cluster.role is fenced");
 	if (!is_member(c, c->leader))
-		return why_set(why, "cluster.leader: node %u is neither this node nor a peer",
-			       c->leader);
+		return conftext_why(why, "cluster.leader: node %u is neither this node nor a peer",
+				    c->leader);
 	if (c->role == SL_ROLE_LEADER && c->leader != c->node_id)
-		return why_set(why, "cluster.role: leader, but cluster.leader is node %u",
-			       c->leader);
+		return conftext_why(why, "cluster.role: leader, but cluster.leader is node %u",
+				    c->leader);
 	if ((c->role == SL_ROLE_FOLLOWER || c->role == SL_ROLE_LEARNER) && c->leader == c->node_id)
-		return why_set(why, "cluster.role: %s, but cluster.leader is this node",
-			       role_names[c->role]);
+		return conftext_why(why, "cluster.role: %s, but cluster.leader is this node",
+				    role_names[c->role]);
 	return 0;
 }
 
@@ -1388,24 +1168,26 @@ static int check_peer(const struct cfg *c, unsigned i, char *why)
 	const struct cfg_peer *p = &c->peers[i];
 
 	if (p->id == 0 || p->id > SL_NODE_MAX)
-		return why_set(why, "cluster.peer: id %u out of range 1..%u", p->id, SL_NODE_MAX);
+		return conftext_why(why, "cluster.peer: id %u out of range 1..%u", p->id,
+				    SL_NODE_MAX);
 	if (p->id == c->node_id)
-		return why_set(why, "cluster.peer: node %u is this node", p->id);
+		return conftext_why(why, "cluster.peer: node %u is this node", p->id);
 	if (!ip_unicast(p->ip) || (p->has_mac && !mac_usable(p->mac)))
-		return why_set(why, "cluster.peer: node %u: not a unicast address", p->id);
+		return conftext_why(why, "cluster.peer: node %u: not a unicast address", p->id);
 	if (p->ip == c->ip)
-		return why_set(why, "cluster.peer: node %u has this node's IP address", p->id);
+		return conftext_why(why, "cluster.peer: node %u has this node's IP address", p->id);
 	if (p->port >= c->n_ports)
-		return why_set(why, "cluster.peer: node %u uses port %u, but %u port(s) configured",
-			       p->id, p->port, c->n_ports);
+		return conftext_why(why,
+				    "cluster.peer: node %u uses port %u, but %u port(s) configured",
+				    p->id, p->port, c->n_ports);
 	for (unsigned j = 0; j < i; j++) {
 		if (c->peers[j].id == p->id)
-			return why_set(why, "cluster.peer: node %u given twice", p->id);
+			return conftext_why(why, "cluster.peer: node %u given twice", p->id);
 		/* ARP maps an IP address to one node. MACs may repeat: a router's. */
 		if (c->peers[j].ip == p->ip)
-			return why_set(why,
-				       "cluster.peer: nodes %u and %u have the same IP address",
-				       c->peers[j].id, p->id);
+			return conftext_why(
+				why, "cluster.peer: nodes %u and %u have the same IP address",
+				c->peers[j].id, p->id);
 	}
 	return 0;
 }
@@ -1423,19 +1205,19 @@ static int check_policy(const struct cfg *c, char *why)
 	const struct sl_policy *p = &c->policy;
 
 	if (!sl_policy_valid(p))
-		return why_set(why, "cluster.policy: invalid");
+		return conftext_why(why, "cluster.policy: invalid");
 	if (c->durability != CFG_DUR_POLICY && c->durability != p->durability)
-		return why_set(why, "cluster.durability: differs from the policy's");
+		return conftext_why(why, "cluster.durability: differs from the policy's");
 	for (unsigned i = 0; i < p->n_nodes; i++) {
 		if (!is_member(c, p->nodes[i]))
-			return why_set(why,
-				       "cluster.policy: node %u is neither this node nor a peer",
-				       p->nodes[i]);
+			return conftext_why(
+				why, "cluster.policy: node %u is neither this node nor a peer",
+				p->nodes[i]);
 		if (c->leader != 0 && p->nodes[i] == c->leader)
-			return why_set(why, "cluster.policy: lists the leader (node %u)",
-				       p->nodes[i]);
+			return conftext_why(why, "cluster.policy: lists the leader (node %u)",
+					    p->nodes[i]);
 		if (p->nodes[i] == c->node_id && c->role == SL_ROLE_LEARNER)
-			return why_set(why, "cluster.policy: lists this node, a learner");
+			return conftext_why(why, "cluster.policy: lists this node, a learner");
 	}
 	return 0;
 }
@@ -1447,17 +1229,17 @@ static int check_sizes(const struct cfg *c, char *why)
 	uint32_t need = sl_record_size(SL_REC_F_ORIGIN, c->limits.key_max, c->limits.val_max);
 
 	if (c->ring_records & (c->ring_records - 1))
-		return why_set(why, "limits.ring_records: %u is not a power of two",
-			       c->ring_records);
+		return conftext_why(why, "limits.ring_records: %u is not a power of two",
+				    c->ring_records);
 	/* Zero copy (DESIGN.md §4): the records in the log ring live in mbufs. */
 	if (c->mbufs != 0 && c->mbufs < c->ring_records)
-		return why_set(why, "node.mbufs: %u is below limits.ring_records (%u)", c->mbufs,
-			       c->ring_records);
+		return conftext_why(why, "node.mbufs: %u is below limits.ring_records (%u)",
+				    c->mbufs, c->ring_records);
 	if (c->window_records > c->ring_records)
-		return why_set(why, "limits.window_records: %u is above ring_records (%u)",
-			       c->window_records, c->ring_records);
+		return conftext_why(why, "limits.window_records: %u is above ring_records (%u)",
+				    c->window_records, c->ring_records);
 	if (need > room)
-		return why_set(
+		return conftext_why(
 			why,
 			"limits.val_max: a record of key_max %u + val_max %u takes %u bytes, "
 			"an APPEND at mtu %u carries %u",
@@ -1472,12 +1254,12 @@ static int check_wal(const struct cfg *c, char *why)
 	uint32_t rec = sl_record_size(SL_REC_F_ORIGIN, c->limits.key_max, c->limits.val_max);
 
 	if (c->batch_kb % 4 != 0)
-		return why_set(why, "wal.batch_kb: not a multiple of 4 (O_DIRECT blocks)");
+		return conftext_why(why, "wal.batch_kb: not a multiple of 4 (O_DIRECT blocks)");
 	if (batch < (uint64_t)rec + 4096)
-		return why_set(why, "wal.batch_kb: below the largest record (%u bytes) + 4 KiB",
-			       rec);
+		return conftext_why(
+			why, "wal.batch_kb: below the largest record (%u bytes) + 4 KiB", rec);
 	if (segment < SL_WAL_HDR_LEN + 2 * batch)
-		return why_set(why, "wal.segment_mb: must hold a header and two batches");
+		return conftext_why(why, "wal.segment_mb: must hold a header and two batches");
 	return 0;
 }
 
@@ -1487,36 +1269,38 @@ static int check_control(const struct cfg *c, char *why)
 
 	if ((c->ctl_ip == 0) != (c->ctl_port == 0) || (c->ctl_ip >> 24) >= 224 ||
 	    c->reserved_control[0] != 0 || c->reserved_control[1] != 0)
-		return why_set(why, "control.controller: invalid address");
+		return conftext_why(why, "control.controller: invalid address");
 	if (memchr(c->token_file, '\0', CFG_VALUE_MAX + 1) == NULL ||
 	    (c->token_file[0] != '\0' && c->token_file[0] != '/'))
-		return why_set(why, "control.token_file: not an absolute path of at most %u bytes",
-			       CFG_VALUE_MAX);
+		return conftext_why(why,
+				    "control.token_file: not an absolute path of at most %u bytes",
+				    CFG_VALUE_MAX);
 	if (c->lease_ms != CFG_LEASE_DEFAULT && c->lease_ms > CFG_LEASE_MAX)
-		return why_set(why, "control.lease_ms: %u out of range 0..%u", c->lease_ms,
-			       CFG_LEASE_MAX);
+		return conftext_why(why, "control.lease_ms: %u out of range 0..%u", c->lease_ms,
+				    CFG_LEASE_MAX);
 	if (!cfg_has_controller(c)) {
 		if (lease != 0)
-			return why_set(why, "control.lease_ms: needs control.controller (a lease "
+			return conftext_why(why,
+					    "control.lease_ms: needs control.controller (a lease "
 					    "is renewed by the controller)");
 		if (c->token_file[0] != '\0')
-			return why_set(why, "control.token_file: needs control.controller");
+			return conftext_why(why, "control.token_file: needs control.controller");
 		return 0;
 	}
 	/* The controller renews the lease when a report reaches it (DESIGN.md §6). */
 	if (lease != 0 && lease < 2 * c->report_ms)
-		return why_set(why, "control.lease_ms: below twice report_ms: one late report "
-				    "would end the lease");
+		return conftext_why(why, "control.lease_ms: below twice report_ms: one late report "
+					 "would end the lease");
 	return 0;
 }
 
 static int check_timing(const struct cfg *c, char *why)
 {
 	if ((uint64_t)c->rto_min_us > (uint64_t)c->rto_max_ms * 1000)
-		return why_set(why, "timing.rto_min_us: above rto_max_ms");
+		return conftext_why(why, "timing.rto_min_us: above rto_max_ms");
 	if (c->health_ms <= c->heartbeat_ms)
-		return why_set(why, "timing.health_ms: must exceed heartbeat_ms, or followers "
-				    "flap between heartbeats");
+		return conftext_why(why, "timing.health_ms: must exceed heartbeat_ms, or followers "
+					 "flap between heartbeats");
 	return 0;
 }
 
@@ -1529,10 +1313,10 @@ int cfg_check(const struct cfg *c, char *err, size_t err_len)
 	};
 	char why[CFG_ERR_MAX];
 
-	err_put(err, err_len, "%s", "");
+	conftext_err_put(err, err_len, "%s", "");
 	for (size_t i = 0; i < CFG_DIM(checks); i++) {
 		if (checks[i](c, why) != 0) {
-			err_put(err, err_len, "%s", why);
+			conftext_err_put(err, err_len, "%s", why);
 			return -EINVAL;
 		}
 	}

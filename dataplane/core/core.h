@@ -120,13 +120,7 @@ enum sl_action_type {
 	SL_ACT_NOTIFY,	  /* something an operator should see */
 };
 
-enum sl_notify {
-	SL_NOTE_ROLE = 1,    /* a = role, b = epoch */
-	SL_NOTE_DEGRADED,    /* a = 1 entering async degradation, 0 leaving */
-	SL_NOTE_TRUNCATED,   /* a = first discarded LSN, b = records discarded */
-	SL_NOTE_SPLIT_BRAIN, /* a = other node claiming leadership of our epoch */
-	SL_NOTE_KV_FULL,     /* a = LSN whose PUT found the table full (answered SL_ST_FULL) */
-};
+/* SL_ACT_NOTIFY carries an enum sl_notify (shiplog/control.h). */
 
 struct sl_action {
 	uint8_t type;

@@ -95,7 +95,17 @@ struct sl_node_report {
 	struct sl_core_status st;
 };
 
-/* Something a node's core noted that the controller records (SL_NOTE_* of core.h). */
+/* What a node's core notes (SL_ACT_NOTIFY) and its agent forwards to the controller
+ * as it is (struct sl_node_note). */
+enum sl_notify {
+	SL_NOTE_ROLE = 1,    /* a = role, b = epoch */
+	SL_NOTE_DEGRADED,    /* a = 1 entering async degradation, 0 leaving */
+	SL_NOTE_TRUNCATED,   /* a = first discarded LSN, b = records discarded */
+	SL_NOTE_SPLIT_BRAIN, /* a = other node claiming leadership of our epoch */
+	SL_NOTE_KV_FULL,     /* a = LSN whose PUT found the table full (answered SL_ST_FULL) */
+};
+
+/* Something a node's core noted that the controller records (SL_NOTE_*). */
 struct sl_node_note {
 	uint16_t node;
 	uint32_t what;

@@ -30,6 +30,7 @@ cat >"$dir/ctl.conf" <<EOF
 cluster_id = 7
 members = 1,2,3
 state_dir = $dir/state
+admin_socket = $dir/run/admin.sock
 agent_listen = 127.0.0.1:0
 admin_listen = 127.0.0.1:0
 admin_token_file = $dir/admin.token
@@ -116,7 +117,7 @@ def admin(req, tcp=False):
     else:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(5)
-        s.connect(os.path.join(statedir, "admin.sock"))
+        s.connect(os.path.join(os.path.dirname(statedir), "run", "admin.sock"))
     f = s.makefile("rwb")
     f.write((req if isinstance(req, str) else json.dumps(req)).encode() + b"\n")
     f.flush()
@@ -337,6 +338,12 @@ epoch=$(timeout 60 python3 "$dir/smoke.py" main "$dir/state" "$agents" "$admin_t
 	fail "the admin API and agent checks: $epoch"
 [ "$epoch" -ge 1 ] || fail "epoch $epoch after the election"
 grep -q "event .* promoted node 1" "$log" || fail "no promotion on stderr"
+# The admin socket's missing folder is made 0755; the socket is 0660.
+[ "$(stat -c %a "$dir/run")" = 755 ] || fail "$dir/run: mode $(stat -c %a "$dir/run")"
+[ "$(stat -c %a "$dir/run/admin.sock")" = 660 ] || fail "admin.sock: mode not 0660"
+# Another controller (another state_dir) leaves a live socket alone.
+expect_exit 1 "another controller listens on it" --config "$dir/ctl.conf" \
+	--controller.state_dir="$dir/state3"
 stop
 grep -q "\"epoch\": $epoch," "$dir/state/state.json" || fail "state.json lacks epoch $epoch"
 

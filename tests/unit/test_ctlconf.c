@@ -83,7 +83,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.learner_catchup_records, 1000);
 	assert_string_equal(c.agent_listen.text, "0.0.0.0:7410");
 	assert_int_equal(ntohs(((struct sockaddr_in *)&c.agent_listen.sa)->sin_port), 7410);
-	assert_string_equal(c.admin_socket, "/var/lib/ctl/admin.sock");
+	assert_string_equal(c.admin_socket, "/run/shiplog/controller.sock"); /* shiplogctl's */
 	assert_false(c.admin_listen.set);
 	assert_string_equal(c.admin_token, "");
 	assert_string_equal(c.operator_token, "");

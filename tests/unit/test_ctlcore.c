@@ -16,7 +16,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core.h" /* SL_NOTE_* */
 #include "ctlcore.h"
 
 #define MS	   1000000ull
@@ -1110,6 +1109,65 @@ static void test_save_precedes_new_epoch(void **state)
 	h_free(h);
 }
 
+/* commit_seen rides along with other saves: a leader's report costs no fsync. */
+static void test_commit_seen_not_saved(void **state)
+{
+	struct h *h = elected(3, "all", 0);
+	const struct ctl_state *st = ctl_state(h->c);
+	uint16_t leader = st->leader;
+	uint64_t version;
+
+	(void)state;
+	report(h, leader); /* policy LSN learnt: a save of its own */
+	version = st->version;
+	h->m[leader].r.st.commit_lsn = st->commit_seen + 40;
+	report(h, leader);
+	for (unsigned i = 0; i < h->out.n_act; i++)
+		assert_int_not_equal(h->out.act[i].type, CTL_ACT_SAVE);
+	assert_int_equal(st->version, version);
+	assert_int_equal(st->commit_seen, h->m[leader].r.st.commit_lsn); /* in memory */
+	/* The next save for another reason stores it: it is part of ctl_state(). */
+	assert_int_equal(admin(h, CTL_OP_FAILOVER, 0, false, NULL), 0);
+	assert_int_equal(h->out.act[0].type, CTL_ACT_SAVE);
+	assert_int_equal(st->commit_seen, h->m[leader].r.st.commit_lsn);
+	h_free(h);
+}
+
+/* A restart may bring back an older commit_seen: the async max-lag check must not
+ * count the loss from it, so it waits for every member (the old leader among them). */
+static void test_async_restart_commit_unknown(void **state)
+{
+	struct h *h = elected(3, "async", 0);
+	struct ctl_state stored;
+
+	(void)state;
+	set_pos(h, 1, 1, 100);
+	h->m[1].r.st.commit_lsn = 100;
+	set_pos(h, 2, 1, 94);
+	set_pos(h, 3, 1, 94);
+	report(h, 1);
+	stored = *ctl_state(h->c);
+	stored.commit_seen = 97; /* the last save came before the last reports */
+	h->c = ctl_init(h->mem, &h->cfg, &stored);
+	assert_non_null(h->c);
+	kill_node(h, 1);
+	run(h, 3 * FT_NS);
+	/* From 97, n2 would lack 3 records, within max_lag 5; in truth it lacks 6... */
+	assert_int_equal(ctl_state(h->c)->phase, CTL_PHASE_FAILOVER);
+	assert_non_null(strstr(log_event(h, CTL_EV_FAILOVER_REFUSED, 0)->u.event.text,
+			       "not every member has reported"));
+	assert_int_equal(log_count_sends(h, SL_CTL_PROMOTE, 0), 0);
+	/* ...and the old leader, back, tells the commit position: it leads, nothing lost. */
+	h->m[1].dead = false;
+	h->m[1].r.st.role = SL_ROLE_FENCED;
+	run(h, 3 * REPORT_NS);
+	assert_int_equal(ctl_state(h->c)->phase, CTL_PHASE_STEADY);
+	assert_int_equal(ctl_state(h->c)->leader, 1);
+	assert_int_equal(ctl_state(h->c)->commit_seen, 100);
+	assert_null(log_event(h, CTL_EV_ASYNC_LOSS, 0));
+	h_free(h);
+}
+
 static void test_stale_node_gets_follow(void **state)
 {
 	struct h *h = elected(3, "all", 0);
@@ -1278,6 +1336,8 @@ int main(void)
 		cmocka_unit_test(test_remove_refusals),
 		cmocka_unit_test(test_set_policy_refusals),
 		cmocka_unit_test(test_save_precedes_new_epoch),
+		cmocka_unit_test(test_commit_seen_not_saved),
+		cmocka_unit_test(test_async_restart_commit_unknown),
 		cmocka_unit_test(test_stale_node_gets_follow),
 		cmocka_unit_test(test_higher_epoch_adopted),
 		cmocka_unit_test(test_notes),
