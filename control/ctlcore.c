@@ -618,6 +618,23 @@ static void learners_check(struct ctl *c, const struct sl_core_status *s)
 	}
 }
 
+/*
+ * The leader counts every peer of its configuration unless told it is a learner: a
+ * spare (configured, not yet added) or a removed node would hold up `all` for ever.
+ * Each report, the peers whose learner flag differs from the membership are told.
+ */
+static void peers_reconcile(struct ctl *c, const struct sl_core_status *s)
+{
+	for (unsigned p = 0; p < s->n_peers && p < SL_NODE_MAX; p++) {
+		const struct sl_peer_status *ps = &s->peers[p];
+		int i = member_index(c, ps->node);
+		bool learner = i < 0 || c->st.members[i].learner;
+
+		if (ps->learner != learner)
+			send_cmd(c, c->st.leader, SL_CTL_SET_LEARNER, ps->node, learner, false);
+	}
+}
+
 static void switchover_check(struct ctl *c);
 
 /* A report of the leader of record (STEADY or SWITCHOVER). */
@@ -666,6 +683,7 @@ static void leader_report(struct ctl *c, const struct sl_node_report *r)
 			send_cmd(c, r->node, SL_CTL_PAUSE, 0, false, true);
 		switchover_check(c);
 	} else {
+		peers_reconcile(c, s);
 		learners_check(c, s);
 	}
 }

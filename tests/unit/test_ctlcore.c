@@ -163,6 +163,11 @@ static void model_apply(struct h *h, uint16_t id, const struct sl_control *cmd)
 	case SL_CTL_SET_POLICY:
 		s->policy = cmd->policy;
 		break;
+	case SL_CTL_SET_LEARNER:
+		for (unsigned p = 0; p < s->n_peers; p++)
+			if (s->peers[p].node == cmd->node)
+				s->peers[p].learner = cmd->learner;
+		break;
 	}
 }
 
@@ -1027,6 +1032,35 @@ static void test_learner_not_counted_nor_promoted(void **state)
 	h_free(h);
 }
 
+/* A configured peer that is no member (a spare) is made a learner at the leader, or
+ * `all` would wait for it for ever; members are left alone. */
+static void test_spare_peer_made_learner(void **state)
+{
+	struct h *h = elected(3, "all", 0);
+	const struct ctl_state *st = ctl_state(h->c);
+	struct sl_core_status *ls = &h->m[st->leader].r.st;
+	uint16_t others[2], n = 0;
+
+	(void)state;
+	for (uint16_t id = 1; id <= 3; id++)
+		if (id != st->leader)
+			others[n++] = id;
+	ls->n_peers = 3;
+	ls->peers[0] = (struct sl_peer_status){ .node = others[0], .healthy = true };
+	ls->peers[1] = (struct sl_peer_status){ .node = others[1], .healthy = true };
+	ls->peers[2] = (struct sl_peer_status){ .node = 4 }; /* a spare */
+	log_clear(h);
+	report(h, st->leader);
+	assert_int_equal(log_count_sends(h, SL_CTL_SET_LEARNER, st->leader), 1);
+	assert_int_equal(log_send(h, SL_CTL_SET_LEARNER, st->leader, 0)->node, 4);
+	assert_int_equal(log_send(h, SL_CTL_SET_LEARNER, st->leader, 0)->learner, 1);
+	assert_true(ls->peers[2].learner);
+	log_clear(h);
+	report(h, st->leader); /* told once: nothing more to say */
+	assert_int_equal(log_count_sends(h, SL_CTL_SET_LEARNER, st->leader), 0);
+	h_free(h);
+}
+
 static void test_remove_refusals(void **state)
 {
 	struct h *h = elected(4, "first 1 (n2, n3)", 0);
@@ -1333,6 +1367,7 @@ int main(void)
 		cmocka_unit_test(test_failover_to_silent_target),
 		cmocka_unit_test(test_add_learner_and_promote),
 		cmocka_unit_test(test_learner_not_counted_nor_promoted),
+		cmocka_unit_test(test_spare_peer_made_learner),
 		cmocka_unit_test(test_remove_refusals),
 		cmocka_unit_test(test_set_policy_refusals),
 		cmocka_unit_test(test_save_precedes_new_epoch),
