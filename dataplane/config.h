@@ -60,7 +60,7 @@
 #define CFG_TEXT_MAX	   8192u      /* cfg_format never needs more */
 #define CFG_DUR_POLICY	   0xffu      /* cfg.durability: no override, the policy decides */
 #define CFG_LEASE_DEFAULT  UINT32_MAX /* cfg.lease_ms: 1000 with a controller, else 0 */
-#define CFG_LEASE_WITH_CTL 1000u      /* ms: the lease when a controller is configured */
+#define CFG_LEASE_WITH_CTL 500u	      /* ms: the lease when a controller is configured */
 #define CFG_LEASE_MAX	   600000u
 
 enum cfg_idle {

@@ -73,3 +73,50 @@ wait_until() {
 	sl_admin status >&2 || true
 	return 1
 }
+
+# ---- more helpers (switchover.sh, sigstop.sh, controller-restart.sh) ----------------------
+
+# bench_bg SECONDS: the load of failover.sh in the background, every acknowledged write
+# in $SL_DIR/acked; its pid in bpid, its output in $SL_DIR/bench.out.
+bench_bg() {
+	bench --ops 1000000 --duration "$1" --keys 20000 --clients 16 --value-size 64 \
+		--deadline-ms 30000 --acked "$SL_DIR/acked" >"$SL_DIR/bench.out" 2>&1 &
+	bpid=$!
+}
+
+# bench_wait: waits for bench_bg's bench; fails the test unless every write was
+# acknowledged.
+bench_wait() {
+	wait "$bpid" || { cat "$SL_DIR/bench.out"; show_logs; fail "clients lost writes"; }
+	cat "$SL_DIR/bench.out"
+}
+
+# ctl_with TOKEN_OPTION... -- ARGS...: shiplogctl against the controller with other
+# credentials than sl_admin's (e.g. --token-file F, --token T, or none at all).
+ctl_with() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	"$SL_BUILD/tools/shiplogctl" --controller "unix:$SL_DIR/ctl/admin.sock" "${opts[@]}" "$@"
+}
+
+# tele I COMMAND FIELD: one field of node I's DPDK telemetry COMMAND (a.b for a nested
+# one, e.g. rejects.stale_epoch); fails when the node does not answer.
+tele() {
+	sl_telemetry "$1" "$2" 2>/dev/null | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[k]
+print(v)' "$3"
+}
+
+# acked_between T0_NS T1_NS: writes in $SL_DIR/acked acknowledged within [T0, T1]
+# (CLOCK_MONOTONIC, as mono_ns).
+acked_between() {
+	awk -v a="$1" -v b="$2" '$4 + 0 >= a + 0 && $4 + 0 <= b + 0 { n++ } END { print n + 0 }' \
+		"$SL_DIR/acked"
+}

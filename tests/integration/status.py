@@ -2,12 +2,17 @@
 """Questions about `shiplogctl status --json` (the controller's view), for the tests.
 
 usage: status.py QUESTION [ARGS] < STATUS_JSON
-  leader | epoch               print it
+  leader | epoch | phase | policy   print it
   has-leader                   a leader leads the current epoch, every node reported
   leader-changed OLD OLD_EPOCH another node leads an epoch after OLD_EPOCH
   caught-up                    every node is up at the current epoch and has applied
                                all the leader committed, and the leader committed its
                                whole log (ask when no writes are coming)
+  all-up                       every node reports, at the current epoch
+  node N FIELD                 print node N's FIELD (role, epoch, state, last_lsn...)
+  steady-as LEADER EPOCH       phase steady, LEADER leads EPOCH, every node up at it
+  follows N                    node N is up and follows the current leader at the
+                               current epoch
 Exit 0 when the answer is yes (or printed), 1 when no, 2 on bad input.
 """
 import json
@@ -30,7 +35,7 @@ def main():
     except ValueError:
         sys.exit(2)
     q = sys.argv[1]
-    if q in ("leader", "epoch"):
+    if q in ("leader", "epoch", "phase", "policy"):
         print(d[q])
         return True
     if q == "has-leader":
@@ -45,6 +50,25 @@ def main():
             return False
         return all(n["state"] == "up" and n["epoch"] == d["epoch"]
                    and n["applied_lsn"] >= lead["commit_lsn"] for n in d["nodes"])
+    if q == "all-up":
+        return all(n["state"] == "up" and n.get("epoch") == d["epoch"] for n in d["nodes"])
+    if q == "node":
+        node, field = int(sys.argv[2]), sys.argv[3]
+        for n in d["nodes"]:
+            if n["node"] == node:
+                print(n.get(field))
+                return True
+        return False
+    if q == "steady-as":
+        lead, epoch = int(sys.argv[2]), int(sys.argv[3])
+        return (d["phase"] == "steady" and d["leader"] == lead and d["epoch"] == epoch
+                and leading(d) is not None
+                and all(n["state"] == "up" and n.get("epoch") == epoch for n in d["nodes"]))
+    if q == "follows":
+        node = int(sys.argv[2])
+        return leading(d) is not None and any(
+            n["node"] == node and n["state"] == "up" and n.get("role") == "follower"
+            and n.get("epoch") == d["epoch"] for n in d["nodes"])
     sys.exit(2)
 
 

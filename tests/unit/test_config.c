@@ -1226,7 +1226,7 @@ static void test_control(void **state)
 	assert_int_equal(c.leader, 0);
 	/* The lease is on by default with a controller, off without. */
 	assert_int_equal(c.lease_ms, CFG_LEASE_DEFAULT);
-	assert_int_equal(cfg_lease_ms(&c), 1000);
+	assert_int_equal(cfg_lease_ms(&c), 500);
 	round_trip(&c);
 	set_ok(&c, "control", "lease_ms", "0");
 	assert_int_equal(cfg_lease_ms(&c), 0);
