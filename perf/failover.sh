@@ -41,29 +41,24 @@ results=$SL_DIR/rounds.txt
 : >"$results"
 
 sl_up || { show_logs; fail "cluster did not start"; }
-wait_until 30 has-leader || { show_logs; fail "no leader elected"; }
+sl_wait_until 30 has-leader || { show_logs; fail "no leader elected"; }
 for r in $(seq 1 "$rounds"); do
-	old=$(st leader) old_epoch=$(st epoch)
+	old=$(sl_st leader) old_epoch=$(sl_st epoch)
 	bench --ops $((rate * round_s)) --rate "$rate" --duration "$round_s" --clients 16 \
 		--keys 5000 --deadline-ms 30000 --acked "$SL_DIR/acked.$r" >"$SL_DIR/bench.$r" 2>&1 &
 	bpid=$!
 	sleep "$kill_at"
-	t_kill=$(mono_ns)
+	t_kill=$(sl_mono_ns)
 	sl_stop "$old" KILL
-	wait_until 30 leader-changed "$old" "$old_epoch" || { show_logs; fail "round $r: no failover"; }
+	sl_wait_until 30 leader-changed "$old" "$old_epoch" || { show_logs; fail "round $r: no failover"; }
 	sl_start "$old"
 	wait "$bpid" || { cat "$SL_DIR/bench.$r"; show_logs; fail "round $r: writes not acknowledged"; }
-	ms=$(python3 - "$SL_DIR/acked.$r" "$old_epoch" "$t_kill" <<'PY'
-import sys
-path, old_epoch, t_kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-after = [int(l.split()[3]) for l in open(path) if int(l.split()[2]) > old_epoch]
-print(f"{(min(after) - t_kill) / 1e6:.1f}" if after else "none")
-PY
-)
-	[ "$ms" != none ] || fail "round $r: nothing acknowledged after the failover"
-	echo "$r $old $(st leader) $old_epoch $(st epoch) $ms" >>"$results"
-	sl_log "round $r: node $old killed, node $(st leader) leads epoch $(st epoch): $ms ms"
-	wait_until 60 caught-up || { show_logs; fail "round $r: node $old did not catch up"; }
+	ms=$(sl_first_ack "$SL_DIR/acked.$r" "$old_epoch" "$t_kill") ||
+		fail "round $r: nothing acknowledged after the failover"
+	ms=${ms%% *}
+	echo "$r $old $(sl_st leader) $old_epoch $(sl_st epoch) $ms" >>"$results"
+	sl_log "round $r: node $old killed, node $(sl_st leader) leads epoch $(sl_st epoch): $ms ms"
+	sl_wait_until 60 caught-up || { show_logs; fail "round $r: node $old did not catch up"; }
 done
 cat "$SL_DIR"/acked.* >"$SL_DIR/acked"
 sl_admin --json events --limit 1000 >"$SL_DIR/events.json" 2>/dev/null || true

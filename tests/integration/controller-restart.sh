@@ -7,25 +7,21 @@
 # Passes when every client write was acknowledged and is on every node afterwards.
 . "$(dirname "$0")/lib.sh"
 
-SL_CONTROLLER=1 SL_POLICY="first 1 (2,3)" SL_DURABILITY=fsync
-SL_FAILURE_TIMEOUT_MS=1000
-sl_up || { show_logs; fail "cluster did not start"; }
-wait_until 20 has-leader || { show_logs; fail "no leader elected"; }
-lead=$(st leader) epoch=$(st epoch)
-echo "leader: node $lead at epoch $epoch, policy $SL_POLICY"
+controller_cluster "first 1 (2,3)"
+lead=$old epoch=$old_epoch
 
 bench_bg 8
 sleep 2
-t_kill=$(mono_ns)
+t_kill=$(sl_mono_ns)
 sl_controller_stop KILL
 echo "controller killed (SIGKILL)"
 sleep 3
-t_back=$(mono_ns)
+t_back=$(sl_mono_ns)
 sl_controller_start || { show_logs; fail "the controller did not restart"; }
 echo "controller restarted after $(((t_back - t_kill) / 1000000)) ms down"
-wait_until 15 steady-as "$lead" "$epoch" ||
+sl_wait_until 15 steady-as "$lead" "$epoch" ||
 	{ show_logs; fail "the controller did not resume with node $lead leading epoch $epoch"; }
-echo "resumed: node $(st leader) leads epoch $(st epoch), phase $(st phase), every node up"
+echo "resumed: node $(sl_st leader) leads epoch $(sl_st epoch), phase $(sl_st phase), every node up"
 bench_wait
 n=$(acked_between "$t_kill" "$t_back")
 total=$(wc -l <"$SL_DIR/acked")
@@ -37,8 +33,8 @@ echo "... of which in its last second: $late"
 [ "$late" -gt 0 ] || { show_logs; fail "the leader stopped serving during the outage"; }
 other=$(awk -v e="$epoch" '$3 != e { n++ } END { print n + 0 }' "$SL_DIR/acked")
 [ "$other" -eq 0 ] || fail "$other writes acknowledged at another epoch than $epoch"
-st steady-as "$lead" "$epoch" || { sl_admin status; fail "a new election after the restart"; }
-wait_until 30 caught-up || { show_logs; fail "the cluster did not catch up"; }
+sl_st steady-as "$lead" "$epoch" || { sl_admin status; fail "a new election after the restart"; }
+sl_wait_until 30 caught-up || { show_logs; fail "the cluster did not catch up"; }
 sl_admin status || true
 sl_admin events --limit 10 || true
 stop_all_and_verify "$SL_DIR/acked"

@@ -55,26 +55,25 @@ stop_all_and_verify() {
 
 # ---- with a controller (SL_CONTROLLER=1) ---------------------------------------------------
 
-mono_ns() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
-
-# st QUESTION [ARGS]: asks tests/integration/status.py about the controller's status.
-st() { sl_admin --json status 2>/dev/null | python3 "$SL_SRC/tests/integration/status.py" "$@"; }
-
-# wait_until SECONDS QUESTION [ARGS]: until the status answers yes.
-wait_until() {
-	local s=$1 t=$(($1 * 10))
-	shift
-	while [ $t -gt 0 ]; do
-		st "$@" && return 0
-		sleep 0.1
-		t=$((t - 1))
-	done
-	sl_log "status: no '$*' within $s s"
-	sl_admin status >&2 || true
-	return 1
+# controller_cluster POLICY: a cluster under shiplog-controller (durability fsync,
+# failure_timeout_ms 1000) with a leader elected: node $old at epoch $old_epoch.
+controller_cluster() {
+	SL_CONTROLLER=1 SL_POLICY=$1 SL_DURABILITY=fsync SL_FAILURE_TIMEOUT_MS=1000
+	sl_up || { show_logs; fail "cluster did not start"; }
+	sl_wait_until 20 has-leader || { show_logs; fail "no leader elected"; }
+	old=$(sl_st leader) old_epoch=$(sl_st epoch)
+	echo "leader: node $old at epoch $old_epoch, policy $SL_POLICY"
 }
 
-# ---- more helpers (switchover.sh, sigstop.sh, controller-restart.sh) ----------------------
+# failover_time T_NS EVENT: prints how long after T_NS (the EVENT: kill, stop) the first
+# write at an epoch after $old_epoch was acknowledged; fails the test when none was.
+failover_time() {
+	local r
+	r=$(sl_first_ack "$SL_DIR/acked" "$old_epoch" "$1") ||
+		fail "no write acknowledged after the failover"
+	echo "failover time: ${r%% *} ms from the $2 to the first write acknowledged by the" \
+		"new leader (${r#* } writes acknowledged after it)"
+}
 
 # bench_bg SECONDS: the load of failover.sh in the background, every acknowledged write
 # in $SL_DIR/acked; its pid in bpid, its output in $SL_DIR/bench.out.
@@ -115,7 +114,7 @@ print(v)' "$3"
 }
 
 # acked_between T0_NS T1_NS: writes in $SL_DIR/acked acknowledged within [T0, T1]
-# (CLOCK_MONOTONIC, as mono_ns).
+# (CLOCK_MONOTONIC, as sl_mono_ns).
 acked_between() {
 	awk -v a="$1" -v b="$2" '$4 + 0 >= a + 0 && $4 + 0 <= b + 0 { n++ } END { print n + 0 }' \
 		"$SL_DIR/acked"

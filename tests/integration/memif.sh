@@ -16,11 +16,9 @@ start_node() { # I
 	local i=$1
 	mkdir -p "$SL_DIR/n$i/data"
 	slm_node_conf "$i" "all durability=fsync level=flushed" fsync >"$SL_DIR/n$i/shiplogd.ini"
-	echo 0 >"$SL_DIR/n$i/log.start"
 	# shellcheck disable=SC2046,SC2086
-	"$SL_BUILD/dataplane/shiplogd" -l 0 $eal --file-prefix "$SL_NAME-n$i" $(slm_vdevs "$i") \
-		-- --config "$SL_DIR/n$i/shiplogd.ini" >>"$SL_DIR/n$i/log" 2>&1 &
-	echo $! >"$SL_DIR/n$i/pid"
+	sl_proc_launch "$SL_DIR/n$i" "$SL_BUILD/dataplane/shiplogd" -l 0 $eal \
+		--file-prefix "$SL_NAME-n$i" $(slm_vdevs "$i") -- --config "$SL_DIR/n$i/shiplogd.ini"
 }
 
 start_node 1

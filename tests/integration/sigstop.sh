@@ -9,12 +9,7 @@
 # 0), every client write is acknowledged and every acknowledged write is on every node.
 . "$(dirname "$0")/lib.sh"
 
-SL_CONTROLLER=1 SL_POLICY="first 1 (2,3)" SL_DURABILITY=fsync
-SL_FAILURE_TIMEOUT_MS=1000
-sl_up || { show_logs; fail "cluster did not start"; }
-wait_until 20 has-leader || { show_logs; fail "no leader elected"; }
-old=$(st leader) old_epoch=$(st epoch)
-echo "leader: node $old at epoch $old_epoch, policy $SL_POLICY"
+controller_cluster "first 1 (2,3)"
 others=$(seq 1 "$SL_N" | grep -vx "$old" | tr '\n' ' ')
 
 bench_bg 8
@@ -25,13 +20,13 @@ for i in $others; do
 	rej0[$i]=$(tele "$i" /shiplog/stats rejects.stale_epoch) || fail "node $i: no telemetry"
 done
 trunc0=$(tele "$old" /shiplog/stats truncated_records) || fail "node $old: no telemetry"
-t_stop=$(mono_ns)
+t_stop=$(sl_mono_ns)
 kill -STOP "$(sl_pid "$old")" || fail "cannot stop node $old"
 echo "node $old stopped (SIGSTOP)"
-wait_until 20 leader-changed "$old" "$old_epoch" ||
+sl_wait_until 20 leader-changed "$old" "$old_epoch" ||
 	{ kill -CONT "$(sl_pid "$old")"; show_logs; fail "no failover"; }
-new=$(st leader) new_epoch=$(st epoch)
-t_new=$(mono_ns)
+new=$(sl_st leader) new_epoch=$(sl_st epoch)
+t_new=$(sl_mono_ns)
 echo "new leader: node $new at epoch $new_epoch, $(((t_new - t_stop) / 1000000)) ms after the stop"
 sleep 0.5 # the new leader at work while the old one still sleeps
 log_at=$(stat -c %s "$SL_DIR/n$old/log")
@@ -50,18 +45,11 @@ print(d["role"], d["epoch"], d["leader"])') && [ "$lsn" = "follower $new_epoch $
 done
 [ $t -gt 0 ] || { sl_admin status; show_logs; fail "node $old does not follow node $new at epoch $new_epoch (it says: $lsn)"; }
 echo "node $old now: role, epoch, leader = $lsn"
-wait_until 20 follows "$old" || { sl_admin status; show_logs; fail "the controller does not see node $old follow"; }
+sl_wait_until 20 follows "$old" || { sl_admin status; show_logs; fail "the controller does not see node $old follow"; }
 
 bench_wait
-python3 - "$SL_DIR/acked" "$old_epoch" "$t_stop" <<'PY' || fail "no write acknowledged after the failover"
-import sys
-path, old_epoch, t_stop = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-after = [int(l.split()[3]) for l in open(path) if int(l.split()[2]) > old_epoch]
-assert after, "no acknowledged write from a later epoch"
-print(f"failover time: {(min(after) - t_stop) / 1e6:.0f} ms from the stop to the first "
-      f"write acknowledged by the new leader ({len(after)} writes acknowledged after it)")
-PY
-wait_until 30 caught-up || { show_logs; fail "the old leader did not catch up"; }
+failover_time "$t_stop" stop
+sl_wait_until 30 caught-up || { show_logs; fail "the old leader did not catch up"; }
 
 # No client was told OK at the old epoch once the new one had a leader.
 late=$(awk -v e="$old_epoch" -v t="$t_new" '$3 == e && $4 + 0 > t + 0 { n++ } END { print n + 0 }' \

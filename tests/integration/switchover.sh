@@ -9,28 +9,23 @@
 # operator token works.
 . "$(dirname "$0")/lib.sh"
 
-SL_CONTROLLER=1 SL_POLICY="first 1 (2,3)" SL_DURABILITY=fsync
-SL_FAILURE_TIMEOUT_MS=1000
-sl_up || { show_logs; fail "cluster did not start"; }
-wait_until 20 has-leader || { show_logs; fail "no leader elected"; }
-old=$(st leader) old_epoch=$(st epoch)
-echo "leader: node $old at epoch $old_epoch, policy $SL_POLICY"
+controller_cluster "first 1 (2,3)"
 [ "$old" -ne 3 ] || fail "node 3 leads already: nothing to switch over"
 
 bench_bg 8
 sleep 2
-t0=$(mono_ns)
+t0=$(sl_mono_ns)
 sl_admin switchover --to 3 --wait-ms 10000
 rc=$?
-t1=$(mono_ns)
+t1=$(sl_mono_ns)
 [ "$rc" -eq 0 ] || { show_logs; fail "switchover --to 3 exited $rc (expected 0)"; }
 echo "switchover took $(((t1 - t0) / 1000000)) ms (shiplogctl, request to node 3 leading)"
-if ! st leader-changed "$old" "$old_epoch" || [ "$(st leader)" -ne 3 ]; then
+if ! sl_st leader-changed "$old" "$old_epoch" || [ "$(sl_st leader)" -ne 3 ]; then
 	sl_admin status
 	show_logs
 	fail "node 3 does not lead an epoch after $old_epoch"
 fi
-new_epoch=$(st epoch)
+new_epoch=$(sl_st epoch)
 echo "new leader: node 3 at epoch $new_epoch"
 bench_wait
 python3 - "$SL_DIR/acked" "$old_epoch" "$t0" <<'PY' || fail "no write acknowledged by node 3"
@@ -42,10 +37,10 @@ assert after, "no acknowledged write from a later epoch"
 print(f"{len(rows)} writes acknowledged, {len(after)} at the new epoch; the first "
       f"{(min(after) - t0) / 1e6:.0f} ms after the switchover request")
 PY
-wait_until 30 caught-up || { show_logs; fail "the cluster did not catch up"; }
+sl_wait_until 30 caught-up || { show_logs; fail "the cluster did not catch up"; }
 
 # ---- authorization: the operator token and a wrong one may not change anything.
-policy=$(st policy)
+policy=$(sl_st policy)
 audit=$SL_DIR/ctl/audit.jsonl
 lines0=$(wc -l <"$audit" 2>/dev/null || echo 0)
 for who in operator wrong; do
@@ -66,8 +61,8 @@ ctl_with --token-file "$SL_DIR/ctl/operator.token" -- status >/dev/null ||
 	fail "status with the operator token failed"
 echo "operator token: status answered"
 sleep 0.5
-st steady-as 3 "$new_epoch" || { sl_admin status; fail "the refused commands changed leader or epoch"; }
-[ "$(st policy)" = "$policy" ] || fail "the refused set-policy changed the policy: $(st policy)"
+sl_st steady-as 3 "$new_epoch" || { sl_admin status; fail "the refused commands changed leader or epoch"; }
+[ "$(sl_st policy)" = "$policy" ] || fail "the refused set-policy changed the policy: $(sl_st policy)"
 echo "after the refusals: node 3 leads epoch $new_epoch, policy '$policy' (unchanged)"
 tail -n +"$((lines0 + 1))" "$audit" | python3 -c '
 import json, sys

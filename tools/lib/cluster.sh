@@ -162,42 +162,41 @@ sl_eal_args() {
 		"--vdev=net_af_packet0,iface=eth0 --log-level=*:warning"
 }
 
-# sl_start I: starts node I (its log appends to $SL_DIR/nI/log).
-sl_start() {
-	local i=$1
-	mkdir -p "$SL_DIR/n$i/data"
-	sl_conf "$i" >"$SL_DIR/n$i/shiplogd.ini"
-	# sl_wait_log looks only at what this start writes.
-	stat -c %s "$SL_DIR/n$i/log" >"$SL_DIR/n$i/log.start" 2>/dev/null || echo 0 >"$SL_DIR/n$i/log.start"
-	# shellcheck disable=SC2046
-	ip netns exec "$(sl_ns n$i)" "$SL_BUILD/dataplane/shiplogd" $(sl_eal_args "$i") -- \
-		--config "$SL_DIR/n$i/shiplogd.ini" >>"$SL_DIR/n$i/log" 2>&1 &
-	echo $! >"$SL_DIR/n$i/pid"
+# ---- processes: each has a directory with its pid, its log and log.start -----------------
+
+# sl_proc_launch DIR CMD...: starts CMD in the background, its output appended to DIR/log
+# and its pid in DIR/pid; DIR/log.start marks where this start's output begins.
+sl_proc_launch() {
+	local dir=$1
+	shift
+	stat -c %s "$dir/log" >"$dir/log.start" 2>/dev/null || echo 0 >"$dir/log.start"
+	"$@" >>"$dir/log" 2>&1 &
+	echo $! >"$dir/pid"
 }
 
-sl_pid() { cat "$SL_DIR/n$1/pid" 2>/dev/null; }
+sl_proc_alive() { local p; p=$(cat "$1/pid" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
-sl_alive() { local p; p=$(sl_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
-
-# sl_wait_log I PATTERN SECONDS: waits for PATTERN in what node I logged since its start.
-sl_wait_log() {
-	local i=$1 pat=$2 t=$(($3 * 10))
+# sl_proc_wait_log DIR WHO PATTERN SECONDS: waits for PATTERN in what the process logged
+# since its start; fails at once when it exits.
+sl_proc_wait_log() {
+	local dir=$1 who=$2 pat=$3 t=$(($4 * 10))
 	while [ $t -gt 0 ]; do
-		tail -c +$(($(cat "$SL_DIR/n$i/log.start") + 1)) "$SL_DIR/n$i/log" 2>/dev/null |
+		tail -c +$(($(cat "$dir/log.start" 2>/dev/null || echo 0) + 1)) "$dir/log" 2>/dev/null |
 			grep -q -- "$pat" && return 0
-		sl_alive "$i" || { sl_log "node $i exited"; tail -n 20 "$SL_DIR/n$i/log" >&2; return 1; }
+		sl_proc_alive "$dir" || { sl_log "$who exited"; tail -n 20 "$dir/log" >&2; return 1; }
 		sleep 0.1
 		t=$((t - 1))
 	done
-	sl_log "node $i: no '$pat' within $3 s"
-	tail -n 20 "$SL_DIR/n$i/log" >&2
+	sl_log "$who: no '$pat' within $4 s"
+	tail -n 20 "$dir/log" >&2
 	return 1
 }
 
-# sl_stop I [SIGNAL]: stops node I (TERM by default) and waits for it.
-sl_stop() {
-	local i=$1 sig=${2:-TERM} p t=300
-	p=$(sl_pid "$i") || return 0
+# sl_proc_stop DIR WHO [SIGNAL]: sends SIGNAL (TERM by default) and waits up to 30 s;
+# a process still there is killed, after its threads' stacks went to its log (gdb).
+sl_proc_stop() {
+	local dir=$1 who=$2 sig=${3:-TERM} p t=300 rc
+	p=$(cat "$dir/pid" 2>/dev/null) || return 0
 	[ -n "$p" ] || return 0
 	kill -"$sig" "$p" 2>/dev/null
 	while kill -0 "$p" 2>/dev/null && [ $t -gt 0 ]; do
@@ -205,17 +204,37 @@ sl_stop() {
 		t=$((t - 1))
 	done
 	if kill -0 "$p" 2>/dev/null; then
-		sl_log "node $i did not stop on $sig; killing it"
-		# Where it hung, for the log (when gdb is there).
+		sl_log "$who did not stop on $sig; killing it"
 		command -v gdb >/dev/null &&
-			timeout 20 gdb -batch -p "$p" -ex "thread apply all bt" >>"$SL_DIR/n$i/log" 2>&1
+			timeout 20 gdb -batch -p "$p" -ex "thread apply all bt" >>"$dir/log" 2>&1
 		kill -KILL "$p" 2>/dev/null
 	fi
 	wait "$p" 2>/dev/null
-	local rc=$?
-	rm -f "$SL_DIR/n$i/pid"
+	rc=$?
+	rm -f "$dir/pid"
 	return $rc
 }
+
+# ---- nodes ------------------------------------------------------------------------------
+
+# sl_start I: starts node I (its log appends to $SL_DIR/nI/log).
+sl_start() {
+	local i=$1
+	mkdir -p "$SL_DIR/n$i/data"
+	sl_conf "$i" >"$SL_DIR/n$i/shiplogd.ini"
+	# shellcheck disable=SC2046
+	sl_proc_launch "$SL_DIR/n$i" ip netns exec "$(sl_ns n$i)" "$SL_BUILD/dataplane/shiplogd" \
+		$(sl_eal_args "$i") -- --config "$SL_DIR/n$i/shiplogd.ini"
+}
+
+sl_pid() { cat "$SL_DIR/n$1/pid" 2>/dev/null; }
+sl_alive() { sl_proc_alive "$SL_DIR/n$1"; }
+
+# sl_wait_log I PATTERN SECONDS: waits for PATTERN in what node I logged since its start.
+sl_wait_log() { sl_proc_wait_log "$SL_DIR/n$1" "node $1" "$2" "$3"; }
+
+# sl_stop I [SIGNAL]: stops node I (TERM by default) and waits for it.
+sl_stop() { sl_proc_stop "$SL_DIR/n$1" "node $1" "${2:-TERM}"; }
 
 # sl_telemetry I COMMAND: one DPDK telemetry query to node I, JSON on stdout.
 sl_telemetry() {
@@ -263,59 +282,13 @@ sl_controller_start() {
 	mkdir -p "$SL_DIR/ctl"
 	sl_ctl_tokens || { sl_log "cannot write the controller's tokens in $SL_DIR/ctl"; return 1; }
 	sl_ctl_conf >"$SL_DIR/ctl/controller.ini"
-	stat -c %s "$SL_DIR/ctl/log" >"$SL_DIR/ctl/log.start" 2>/dev/null || echo 0 >"$SL_DIR/ctl/log.start"
-	ip netns exec "$(sl_ns ctl)" "$bin" --config "$SL_DIR/ctl/controller.ini" \
-		>>"$SL_DIR/ctl/log" 2>&1 &
-	echo $! >"$SL_DIR/ctl/pid"
-	sl_controller_wait_log "agents on" 30
-}
-
-sl_controller_pid() { cat "$SL_DIR/ctl/pid" 2>/dev/null; }
-
-sl_controller_alive() {
-	local p
-	p=$(sl_controller_pid) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null
-}
-
-# sl_controller_wait_log PATTERN SECONDS: waits for PATTERN in what the controller
-# logged since its start.
-sl_controller_wait_log() {
-	local pat=$1 t=$(($2 * 10))
-	while [ $t -gt 0 ]; do
-		tail -c +$(($(cat "$SL_DIR/ctl/log.start" 2>/dev/null || echo 0) + 1)) \
-			"$SL_DIR/ctl/log" 2>/dev/null | grep -q -- "$pat" && return 0
-		sl_controller_alive || {
-			sl_log "the controller exited"
-			tail -n 20 "$SL_DIR/ctl/log" >&2
-			return 1
-		}
-		sleep 0.1
-		t=$((t - 1))
-	done
-	sl_log "controller: no '$pat' within $2 s"
-	tail -n 20 "$SL_DIR/ctl/log" >&2
-	return 1
+	sl_proc_launch "$SL_DIR/ctl" ip netns exec "$(sl_ns ctl)" "$bin" \
+		--config "$SL_DIR/ctl/controller.ini"
+	sl_proc_wait_log "$SL_DIR/ctl" "the controller" "agents on" 30
 }
 
 # sl_controller_stop [SIGNAL]: stops the controller (TERM by default) and waits for it.
-sl_controller_stop() {
-	local sig=${1:-TERM} p t=300 rc
-	p=$(sl_controller_pid) || return 0
-	[ -n "$p" ] || return 0
-	kill -"$sig" "$p" 2>/dev/null
-	while kill -0 "$p" 2>/dev/null && [ $t -gt 0 ]; do
-		sleep 0.1
-		t=$((t - 1))
-	done
-	if kill -0 "$p" 2>/dev/null; then
-		sl_log "the controller did not stop on $sig; killing it"
-		kill -KILL "$p" 2>/dev/null
-	fi
-	wait "$p" 2>/dev/null
-	rc=$?
-	rm -f "$SL_DIR/ctl/pid"
-	return $rc
-}
+sl_controller_stop() { sl_proc_stop "$SL_DIR/ctl" "the controller" "${1:-TERM}"; }
 
 # sl_admin ARGS...: shiplogctl against the controller's admin API, with the admin token.
 sl_admin() {
@@ -323,25 +296,31 @@ sl_admin() {
 		--token-file "$SL_DIR/ctl/admin.token" "$@"
 }
 
-# sl_leader: the id of the running node that says it leads (DPDK telemetry,
-# /shiplog/lsn), the one at the highest epoch if several do; fails when none does.
-sl_leader() {
-	local i best=0 best_epoch=0 out role epoch
-	for i in $(seq 1 "$SL_N"); do
-		sl_alive "$i" || continue
-		out=$(sl_telemetry "$i" /shiplog/lsn 2>/dev/null | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(d["role"], d["epoch"])' 2>/dev/null) || continue
-		read -r role epoch <<<"$out"
-		[ "$role" = leader ] || continue
-		if [ "$best" -eq 0 ] || [ "$epoch" -gt "$best_epoch" ]; then
-			best=$i
-			best_epoch=$epoch
-		fi
+# sl_st QUESTION [ARGS]: asks tools/lib/status.py about the controller's status.
+sl_st() { sl_admin --json status 2>/dev/null | python3 "$SL_TOOLS/lib/status.py" "$@"; }
+
+# sl_wait_until SECONDS QUESTION [ARGS]: until the controller's status answers yes.
+sl_wait_until() {
+	local s=$1 t=$(($1 * 10))
+	shift
+	while [ $t -gt 0 ]; do
+		sl_st "$@" && return 0
+		sleep 0.1
+		t=$((t - 1))
 	done
-	[ "$best" -ne 0 ] || return 1
-	echo "$best"
+	sl_log "status: no '$*' within $s s"
+	sl_admin status >&2 || true
+	return 1
+}
+
+sl_mono_ns() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
+
+# sl_first_ack ACKED EPOCH T_NS: "MS N", the milliseconds from T_NS (CLOCK_MONOTONIC, as
+# sl_mono_ns) to the first write acknowledged at an epoch after EPOCH in ACKED (a
+# shiplog-bench --acked file), and how many were; fails when there is none.
+sl_first_ack() {
+	awk -v e="$2" -v t="$3" '$3 + 0 > e + 0 { n++; if (!m || $4 + 0 < m) m = $4 + 0 }
+		END { if (!n) exit 1; printf "%.1f %d\n", (m - t) / 1e6, n }' "$1"
 }
 
 sl_up() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Questions about `shiplogctl status --json` (the controller's view), for the tests.
+"""Questions about `shiplogctl status --json` (the controller's view), for the tests
+and tools/demo (tools/lib/cluster.sh: sl_st, sl_wait_until).
 
 usage: status.py QUESTION [ARGS] < STATUS_JSON
   leader | epoch | phase | policy   print it
