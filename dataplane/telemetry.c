@@ -202,6 +202,7 @@ static void tele_core(struct rte_tel_data *d, const struct sl_core_stats *c)
 	ADD(d, c, ring_full_drops);
 	ADD(d, c, reordered);
 	ADD(d, c, nacks_ignored);
+	ADD(d, c, history_resyncs);
 	ADD(d, c, client_timeouts);
 	ADD(d, c, lease_expired);
 }

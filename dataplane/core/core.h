@@ -191,9 +191,10 @@ struct sl_core_stats {
 	uint64_t frames_received[SL_FRAME__MAX];
 	uint64_t retransmits;
 	uint64_t nacks_sent;
-	uint64_t nacks_ignored;	 /* leader: repeats of a NACK whose retransmission is under way */
-	uint64_t stale_epoch;	 /* frames or commands of an older epoch, ignored */
-	uint64_t foreign_frames; /* frames that make no sense in our role */
+	uint64_t nacks_ignored;	  /* leader: repeats of a NACK whose retransmission is under way */
+	uint64_t history_resyncs; /* follower: an APPEND's prev older than an epoch history */
+	uint64_t stale_epoch;	  /* frames or commands of an older epoch, ignored */
+	uint64_t foreign_frames;  /* frames that make no sense in our role */
 	uint64_t client_not_leader;
 	uint64_t client_busy;
 	uint64_t client_timeouts; /* writes answered TIMEOUT (client_timeout_ns) */

@@ -42,6 +42,8 @@ struct core_peer {
 	bool learner;
 	bool sync;	       /* counted by first k at the last evaluation */
 	uint64_t next_lsn;     /* next record to send */
+	uint64_t probe_lsn;    /* where sending (re)started without an ACK: at promotion, our
+				* end; after a NACK, where the follower said to resume */
 	uint64_t received_lsn; /* acknowledged, cumulative */
 	uint64_t flushed_lsn;
 	uint64_t applied_lsn;

@@ -181,6 +181,19 @@ static void follower_handle(struct sl_core *c, const struct core_append *ap, boo
 		free_append(ap, out);
 		return;
 	}
+	if (a->prev_lsn > 0 && (a->prev_epoch == 0 || core_epoch_at(c, a->prev_lsn) == 0)) {
+		/*
+		 * One of us no longer remembers the epoch of prev: the history keeps the
+		 * newest SL_EPOCH_HIST_MAX epoch starts. Nothing below can be shown to match,
+		 * so the log is taken again from its start (each record we hold whose epoch
+		 * we cannot confirm is truncated and replaced). Only a divergence that old
+		 * gets here: a leader probes from its end and walks back by epochs.
+		 */
+		c->stats.history_resyncs++;
+		follower_nack(c, SL_NACK_MISMATCH, 0, out);
+		free_append(ap, out);
+		return;
+	}
 	if (core_epoch_at(c, a->prev_lsn) != a->prev_epoch && !CORE_BUG(c, SL_BUG_SKIP_TRUNCATE)) {
 		/* Disagree at prev: tell the leader where our history says we might agree. */
 		follower_nack(c, SL_NACK_MISMATCH, a->prev_lsn - 1, out);

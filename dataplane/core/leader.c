@@ -88,6 +88,7 @@ void core_leader_start(struct sl_core *c, struct sl_actions *out)
 		*p = (struct core_peer){ .id = p->id,
 					 .learner = learner,
 					 .next_lsn = c->last_lsn + 1,
+					 .probe_lsn = c->last_lsn + 1,
 					 .rto_ns = c->cfg.rto_max_ns / 4 > c->cfg.rto_min_ns
 							   ? c->cfg.rto_max_ns / 4
 							   : c->cfg.rto_min_ns,
@@ -299,10 +300,21 @@ void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *
 		return;
 	}
 	p->next_lsn = next;
+	p->probe_lsn = next;
 	p->nack_lsn = next;
 	p->nack_ns = c->now_ns;
 	p->progress_ns = c->now_ns;
 	p->last_ack_ns = c->now_ns;
+}
+
+/*
+ * The record before the first one in flight: the last one acknowledged, or where we were
+ * told to resume (Raft's nextIndex). A follower whose position is not known yet is probed
+ * from our end, never from LSN 1: it answers with a NACK if its log is shorter or differs.
+ */
+static uint64_t peer_base(const struct core_peer *p)
+{
+	return p->received_lsn > p->probe_lsn - 1 ? p->received_lsn : p->probe_lsn - 1;
 }
 
 /* Emits one APPEND of refs[0..n) (records prev_lsn+1 ...) to p. */
@@ -323,7 +335,7 @@ static void leader_send_append(struct sl_core *c, struct core_peer *p, uint64_t 
 						       .count = n };
 	a->u.send.recs = refs;
 	a->u.send.n_recs = n;
-	if (p->next_lsn == p->received_lsn + 1)
+	if (p->next_lsn == peer_base(p) + 1)
 		p->progress_ns = c->now_ns; /* the retransmission clock starts with the first */
 	p->next_lsn = prev_lsn + n + 1;
 	p->last_send_ns = c->now_ns;
@@ -404,11 +416,11 @@ void core_leader_on_wal(struct sl_core *c, const struct sl_event *ev, struct sl_
 
 static void leader_send(struct sl_core *c, struct core_peer *p, struct sl_actions *out)
 {
-	uint64_t inflight = p->next_lsn - 1 - p->received_lsn;
+	uint64_t inflight = p->next_lsn - 1 - peer_base(p);
 
 	/* No progress for an RTO: go back to the last acknowledged record, back off. */
 	if (inflight > 0 && c->now_ns - p->progress_ns >= p->rto_ns) {
-		p->next_lsn = p->received_lsn + 1;
+		p->next_lsn = peer_base(p) + 1;
 		p->rto_ns = min_u64(p->rto_ns * 2, c->cfg.rto_max_ns);
 		p->progress_ns = c->now_ns;
 		p->wal_read_ns = 0;
@@ -424,7 +436,7 @@ static void leader_send(struct sl_core *c, struct core_peer *p, struct sl_action
 			break;
 		}
 		leader_send_from_ring(c, p, c->cfg.window_records - (uint32_t)inflight, out);
-		inflight = p->next_lsn - 1 - p->received_lsn;
+		inflight = p->next_lsn - 1 - peer_base(p);
 	}
 	/*
 	 * The heartbeat is an empty APPEND, as in Raft: its prev lets a follower that

@@ -55,6 +55,11 @@ static void finish(struct scenario *sc)
 {
 	sim_finish(sc->s);
 	fclose(sc->o.trace);
+	if (sc->r.violations && getenv("SIM_TRACE_DUMP")) { /* the trace of a failure */
+		FILE *f = fopen(getenv("SIM_TRACE_DUMP"), "w");
+		fwrite(sc->trace, 1, sc->trace_len, f);
+		fclose(f);
+	}
 	if (sc->r.violations)
 		fail_msg("violation: %s", sc->r.first_violation);
 	assert_int_equal(sc->r.lost_writes, 0);
@@ -391,6 +396,32 @@ static void test_client_timeout_then_retry(void **state)
 	finish(&sc);
 }
 
+/*
+ * More failovers than a node remembers epochs (SL_EPOCH_HIST_MAX): the oldest epoch
+ * starts drop out of the history while the killed leaders restart and catch up.
+ */
+static void test_history_outlived_by_failovers(void **state)
+{
+	struct scenario sc;
+	struct sl_core_status st;
+
+	(void)state;
+	start(&sc, "first 1 (n2,n3)", 4);
+	for (unsigned round = 0; round < SL_EPOCH_HIST_MAX + 8; round++) {
+		unsigned old = sim_leader(sc.s);
+
+		sim_run_for(sc.s, 5 * MS, true);
+		sim_crash(sc.s, old);
+		sim_run_for(sc.s, 60 * MS, true);
+		assert_int_not_equal(sim_leader(sc.s), old);
+		sim_restart(sc.s, old);
+		sim_run_for(sc.s, 20 * MS, true);
+	}
+	sim_node_status(sc.s, sim_leader(sc.s), &st);
+	assert_true(st.epoch > SL_EPOCH_HIST_MAX + 8);
+	finish(&sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_lease_isolated_leader_steps_down),
 		cmocka_unit_test(test_lease_kept_by_followers_or_controller),
 		cmocka_unit_test(test_client_timeout_then_retry),
+		cmocka_unit_test(test_history_outlived_by_failovers),
 	};
 
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);

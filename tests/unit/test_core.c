@@ -51,7 +51,9 @@ static void tn_config(struct sl_core_config *cfg, uint16_t id, unsigned n)
 	cfg->policy.durability = SL_DUR_NONE; /* no PERSISTED events needed to commit */
 }
 
-static void tn_start(struct tnode *t, const struct sl_core_config *cfg)
+/* A core as recovery left it (rec), or a new one (NULL). */
+static void tn_start_from(struct tnode *t, const struct sl_core_config *cfg,
+			  const struct sl_core_recovered *rec)
 {
 	struct sl_actions_caps caps;
 	size_t len = sl_core_mem_size(cfg);
@@ -61,7 +63,7 @@ static void tn_start(struct tnode *t, const struct sl_core_config *cfg)
 	t->cfg = *cfg;
 	t->mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
 	assert_non_null(t->mem);
-	t->c = sl_core_init(t->mem, len, cfg, NULL);
+	t->c = sl_core_init(t->mem, len, cfg, rec);
 	assert_non_null(t->c);
 	sl_actions_caps(cfg, &caps);
 	t->out.act = calloc(caps.actions, sizeof(struct sl_action));
@@ -72,6 +74,11 @@ static void tn_start(struct tnode *t, const struct sl_core_config *cfg)
 	t->out.cap_freed = caps.freed;
 	t->now = 1 * MS;
 	rec_used = 0;
+}
+
+static void tn_start(struct tnode *t, const struct sl_core_config *cfg)
+{
+	tn_start_from(t, cfg, NULL);
 }
 
 static void tn_stop(struct tnode *t)
@@ -170,9 +177,12 @@ static void frame_gap_nack(struct tnode *t, uint16_t src, uint32_t epoch, uint64
 	assert_int_equal(step(t, &ev), 0);
 }
 
-/* An APPEND from src at epoch of n PUT records first..first+n-1 (epoch), after prev. */
-static void frame_append(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t prev,
-			 uint64_t first, uint32_t n)
+/*
+ * An APPEND from src at epoch of n PUT records first..first+n-1 of rec_epoch, after prev
+ * of prev_epoch.
+ */
+static void frame_append_of(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t prev,
+			    uint32_t prev_epoch, uint64_t first, uint32_t n, uint32_t rec_epoch)
 {
 	struct sl_frame_view v = {
 		.hdr = { .type = SL_FRAME_APPEND, .epoch = epoch, .src_node = src }
@@ -183,7 +193,7 @@ static void frame_append(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t
 	assert_true(n <= 64);
 	for (uint32_t i = 0; i < n; i++) {
 		struct sl_record_desc d = { .lsn = first + i,
-					    .epoch = epoch,
+					    .epoch = rec_epoch,
 					    .type = SL_REC_PUT,
 					    .key = "k",
 					    .key_len = 1,
@@ -193,12 +203,19 @@ static void frame_append(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t
 		refs[i] = rec_new(&d);
 	}
 	v.u.append = (struct sl_append_hdr){
-		.prev_lsn = prev, .prev_epoch = prev ? epoch : 0, .send_ts_ns = t->now, .count = n
+		.prev_lsn = prev, .prev_epoch = prev_epoch, .send_ts_ns = t->now, .count = n
 	};
 	ev.u.frame.view = &v;
 	ev.u.frame.recs = refs;
 	ev.u.frame.n_recs = n;
 	assert_int_equal(step(t, &ev), 0);
+}
+
+/* The same, all of one epoch. */
+static void frame_append(struct tnode *t, uint16_t src, uint32_t epoch, uint64_t prev,
+			 uint64_t first, uint32_t n)
+{
+	frame_append_of(t, src, epoch, prev, prev ? epoch : 0, first, n, epoch);
 }
 
 /* The reply this step sent for ctx, or NULL; fails on a second one. */
@@ -240,6 +257,28 @@ static unsigned appends_from(struct tnode *t, uint16_t dst, uint64_t prev)
 	return n;
 }
 
+/* Whether this step sent a NACK of reason whose last_lsn is last. */
+static bool nack_sent(struct tnode *t, uint32_t reason, uint64_t last)
+{
+	for (uint32_t i = 0; i < t->out.n_act; i++) {
+		const struct sl_action *a = &t->out.act[i];
+
+		if (a->type == SL_ACT_SEND && a->u.send.frame_type == SL_FRAME_NACK &&
+		    a->u.send.hdr.nack.reason == reason && a->u.send.hdr.nack.last_lsn == last)
+			return true;
+	}
+	return false;
+}
+
+/* The from_lsn of the WAL read this step asked for to catch node up, 0 if none. */
+static uint64_t wal_read_from(struct tnode *t, uint16_t node)
+{
+	for (uint32_t i = 0; i < t->out.n_act; i++)
+		if (t->out.act[i].type == SL_ACT_WAL_READ && t->out.act[i].u.wal_read.node == node)
+			return t->out.act[i].u.wal_read.from_lsn;
+	return 0;
+}
+
 static bool notified(struct tnode *t, uint32_t what, uint64_t a, uint64_t b)
 {
 	for (uint32_t i = 0; i < t->out.n_act; i++) {
@@ -267,6 +306,26 @@ static void leader_of(struct tnode *t, struct sl_core_config *cfg)
 	assert_int_equal(control(t, SL_CTL_PROMOTE, 1, 0, 0), 0);
 	tick(t);
 	assert_int_equal(status(t).role, SL_ROLE_LEADER);
+}
+
+/*
+ * A node that recovered last_lsn records and this history: epoch 1 from LSN 1, then
+ * epoch e + 1 from LSN 10e + 1 for e = 1 .. n_epochs - 1 (at most SL_EPOCH_HIST_MAX
+ * entries are kept: older ones are forgotten, as after that many failovers).
+ */
+static void start_recovered(struct tnode *t, const struct sl_core_config *cfg, unsigned n_epochs,
+			    uint64_t last_lsn, uint64_t commit)
+{
+	struct sl_core_recovered rec = { .epoch = n_epochs,
+					 .last_lsn = last_lsn,
+					 .commit_hint = commit };
+	unsigned first = n_epochs > SL_EPOCH_HIST_MAX ? n_epochs - SL_EPOCH_HIST_MAX : 0;
+
+	for (unsigned e = first; e < n_epochs; e++)
+		rec.hist[rec.n_hist++] =
+			(struct sl_epoch_start){ .epoch = e + 1,
+						 .first_lsn = e ? 10ull * e + 1 : 1 };
+	tn_start_from(t, cfg, &rec);
 }
 
 /* ---- defaults ------------------------------------------------------------------------ */
@@ -715,6 +774,68 @@ static void test_pause(void **state)
 	tn_stop(&t);
 }
 
+/* ---- catching up a follower whose position is unknown ------------------------------ */
+
+/*
+ * A new leader does not know where a silent follower's log ends. It probes from its own
+ * end (heartbeats whose prev is its last LSN) however many RTOs pass, and resumes where
+ * the follower's NACK says; never from LSN 1, which would send the whole log again.
+ */
+static void test_leader_probes_from_its_end(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+
+	(void)state;
+	tn_config(&cfg, 1, 3);
+	start_recovered(&t, &cfg, 1, 100, 100);
+	assert_int_equal(control(&t, SL_CTL_PROMOTE, 2, 0, 0), 0);
+	tick(&t); /* the NOOP: LSN 101 */
+	for (unsigned i = 0; i < 20; i++) {
+		t.now += cfg.rto_max_ns;
+		tick(&t);
+		assert_int_equal(appends_from(&t, 2, 0), 0);
+		assert_true(appends_from(&t, 2, 100) + appends_from(&t, 2, 101) > 0);
+		assert_true(wal_read_from(&t, 2) == 0);
+	}
+	frame_gap_nack(&t, 2, 2, 51); /* its log ends at 50 */
+	tick(&t);
+	assert_true(wal_read_from(&t, 2) == 51); /* the ring starts at 101 */
+	tn_stop(&t);
+}
+
+/*
+ * After more failovers than the history holds, an APPEND whose prev is older than what
+ * either side remembers cannot be shown to match: the follower asks for the log from its
+ * start, and replaces (never assumes equal) each record whose epoch it cannot confirm.
+ * A prev both remember is checked as always.
+ */
+static void test_follower_history_outlived(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+
+	(void)state;
+	tn_config(&cfg, 2, 3);
+	/* Epochs 1..40: the history keeps 9..40, from LSN 81; LSNs 1..80 are older. */
+	start_recovered(&t, &cfg, 40, 400, 380);
+	assert_int_equal(control(&t, SL_CTL_FOLLOW, 41, 1, 0), 0);
+	frame_append_of(&t, 1, 41, 50, 5, 51, 0, 41); /* a prev we forgot */
+	assert_true(nack_sent(&t, SL_NACK_MISMATCH, 0));
+	assert_true(sl_core_stats(t.c)->history_resyncs == 1);
+	frame_append_of(&t, 1, 41, 390, 0, 391, 0, 41); /* a prev the leader forgot */
+	assert_true(nack_sent(&t, SL_NACK_MISMATCH, 0));
+	assert_true(sl_core_stats(t.c)->history_resyncs == 2);
+	frame_append_of(&t, 1, 41, 400, 40, 401, 1, 41); /* one both know: it matches */
+	assert_false(nack_sent(&t, SL_NACK_MISMATCH, 0));
+	assert_true(status(&t).last_lsn == 401);
+	frame_append_of(&t, 1, 41, 0, 0, 1, 3, 1); /* the log again from its start */
+	assert_true(notified(&t, SL_NOTE_TRUNCATED, 1, 401));
+	assert_true(status(&t).last_lsn == 3);
+	assert_true(sl_core_stats(t.c)->history_resyncs == 2);
+	tn_stop(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -731,6 +852,8 @@ int main(void)
 		cmocka_unit_test(test_lease_held_by_majority),
 		cmocka_unit_test(test_lease_off_by_default),
 		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_leader_probes_from_its_end),
+		cmocka_unit_test(test_follower_history_outlived),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
