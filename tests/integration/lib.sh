@@ -41,15 +41,18 @@ bench() {
 		--cluster-id "$SL_CLUSTER_ID" "$@"
 }
 
-# stop_all_and_verify ACKED: clean stop of every node, then the WALs checked.
+# stop_all_and_verify ACKED [LOST]: clean stop of every node, then the WALs checked:
+# every write in ACKED on each, none of LOST on any.
 stop_all_and_verify() {
-	local i dirs=""
+	local i dirs="" lost=()
+	[ -n "${2:-}" ] && lost=(--lost "$2")
 	for i in $(seq 1 "$SL_N"); do
 		sl_stop "$i" TERM || { show_logs; fail "node $i did not stop cleanly"; }
 		dirs="$dirs $SL_DIR/n$i/data"
 	done
 	# shellcheck disable=SC2086
-	python3 "$SL_SRC/tests/integration/verify.py" "$SL_BUILD/tools/shiplog-waldump" "$1" $dirs ||
+	python3 "$SL_SRC/tests/integration/verify.py" "${lost[@]}" "$SL_BUILD/tools/shiplog-waldump" \
+		"$1" $dirs ||
 		{ show_logs; fail "the nodes' logs disagree with what clients were told"; }
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Checks a stopped cluster's WALs against what clients were told.
 
-verify.py WALDUMP ACKED_FILE DATA_DIR...
+verify.py [--lost LOST_FILE] WALDUMP ACKED_FILE DATA_DIR...
 
 - every WAL passes shiplog-waldump --verify;
 - every write acknowledged to a client ("key lsn epoch" lines) is in every node's WAL
   as a PUT of that key at that LSN and epoch;
+- with --lost, no write of LOST_FILE (same format: writes acknowledged, then lost in an
+  async failover) is in any node's WAL at its LSN and epoch;
 - all nodes hold the same last LSN and the same key-value digest (--kv-digest).
 Prints one line per node and exits 1 on the first class of violation found.
 """
@@ -39,15 +41,25 @@ def wal_summary(waldump, d):
     return json.loads(out.stdout)["kv"]
 
 
-def main():
-    if len(sys.argv) < 4:
-        sys.exit("usage: verify.py WALDUMP ACKED_FILE DATA_DIR...")
-    waldump, acked_path, dirs = sys.argv[1], sys.argv[2], sys.argv[3:]
-    acked = []
-    with open(acked_path) as f:
+def read_writes(path):
+    writes = []
+    with open(path) as f:
         for line in f:
             key, lsn, epoch = line.split()[:3]  # shiplog-bench adds the answer's time
-            acked.append((key, int(lsn), int(epoch)))
+            writes.append((key, int(lsn), int(epoch)))
+    return writes
+
+
+def main():
+    args = sys.argv[1:]
+    lost = []
+    if args[:1] == ["--lost"] and len(args) > 1:
+        lost = read_writes(args[1])
+        args = args[2:]
+    if len(args) < 3:
+        sys.exit("usage: verify.py [--lost LOST_FILE] WALDUMP ACKED_FILE DATA_DIR...")
+    waldump, acked_path, dirs = args[0], args[1], args[2:]
+    acked = read_writes(acked_path)
     if not acked:
         sys.exit("verify: no acknowledged writes to check")
     summaries = []
@@ -62,6 +74,13 @@ def main():
             k, lsn, ep = missing[0]
             sys.exit(f"verify: {d} lacks {len(missing)} acknowledged writes, e.g. {k} at "
                      f"lsn {lsn} epoch {ep} (found {recs.get(lsn)})")
+        present = [a for a in lost if recs.get(a[1], (None,))[0] == a[2]]
+        if present:
+            k, lsn, ep = present[0]
+            sys.exit(f"verify: {d} still holds {len(present)} writes reported lost, e.g. "
+                     f"{k} at lsn {lsn} epoch {ep}")
+        if lost:
+            print(f"verify: {d}: none of the {len(lost)} lost writes present")
         summaries.append(kv)
     last = {s["last_lsn"] for s in summaries}
     digests = {s["digest"] for s in summaries}

@@ -24,9 +24,10 @@
 #   SL_BUILD (build dir, required), SL_DIR (work dir, required), SL_N (3),
 #   SL_CLUSTER_ID (7), SL_POLICY ("all"), SL_DURABILITY (fsync), SL_WAL_MODE (direct),
 #   SL_LCORES (2), SL_EXTRA_CONF (lines appended to every node's file: in [wal] unless
-#   they open a section)
-#   controller mode: SL_CONTROLLER (0), SL_FAILURE_TIMEOUT_MS (1000), SL_CTL_EXTRA_CONF
-#   (lines appended to the controller's [controller] section)
+#   they open a section), SL_UP_NODES (the nodes sl_up starts: all N)
+#   controller mode: SL_CONTROLLER (0), SL_FAILURE_TIMEOUT_MS (1000), SL_CTL_MEMBERS
+#   (1,...,N), SL_CTL_EXTRA_CONF (lines appended to the controller's [controller]
+#   section)
 
 SL_N=${SL_N:-3}
 SL_CLUSTER_ID=${SL_CLUSTER_ID:-7}
@@ -250,7 +251,7 @@ sl_ctl_conf() {
 # shiplog-controller of a local test cluster (tools/lib/cluster.sh)
 [controller]
 cluster_id = $SL_CLUSTER_ID
-members = $(seq -s, 1 "$SL_N")
+members = ${SL_CTL_MEMBERS:-$(seq -s, 1 "$SL_N")}
 preferred_leader = 1
 policy = $SL_POLICY
 failure_timeout_ms = ${SL_FAILURE_TIMEOUT_MS:-1000}
@@ -339,10 +340,10 @@ sl_up() {
 		sl_controller_start || { sl_log "the controller did not start"; return 1; }
 	fi
 	# With a controller, a node logs its role once the controller has assigned it.
-	for i in $(seq 1 "$SL_N"); do
+	for i in ${SL_UP_NODES:-$(seq 1 "$SL_N")}; do
 		sl_start "$i"
 	done
-	for i in $(seq 1 "$SL_N"); do
+	for i in ${SL_UP_NODES:-$(seq 1 "$SL_N")}; do
 		sl_wait_log "$i" "role " 30 || return 1
 	done
 }

@@ -14,6 +14,8 @@ usage: status.py QUESTION [ARGS] < STATUS_JSON
   steady-as LEADER EPOCH       phase steady, LEADER leads EPOCH, every node up at it
   follows N                    node N is up and follows the current leader at the
                                current epoch
+  member N                     node N is a member counted by the commit policy (not
+                               a learner), up at the current epoch
 Exit 0 when the answer is yes (or printed), 1 when no, 2 on bad input.
 """
 import json
@@ -70,6 +72,10 @@ def main():
         return leading(d) is not None and any(
             n["node"] == node and n["state"] == "up" and n.get("role") == "follower"
             and n.get("epoch") == d["epoch"] for n in d["nodes"])
+    if q == "member":
+        node = int(sys.argv[2])
+        return any(n["node"] == node and n.get("member") == "member" and n["state"] == "up"
+                   and n.get("epoch") == d["epoch"] for n in d["nodes"])
     sys.exit(2)
 
 
