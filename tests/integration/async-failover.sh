@@ -28,13 +28,8 @@ t_kill=$(sl_mono_ns)
 sl_stop "$old" KILL
 for i in 1 2 3; do ip -n "$br" link set "n$i" up; done
 echo "node $old killed, links restored"
-sl_wait_until 20 leader-changed "$old" "$old_epoch" || { show_logs; fail "no failover"; }
-new=$(sl_st leader)
-echo "new leader: node $new at epoch $(sl_st epoch)"
-sl_start "$old"
-bench_wait
-failover_time "$t_kill" kill
-sl_wait_until 30 caught-up || { show_logs; fail "the old leader did not catch up"; }
+failed_over
+rejoined_after_kill "$t_kill"
 sl_admin events --limit 30 || true
 sl_admin --json events --limit 1000 >"$SL_DIR/events.json" ||
 	fail "the controller's events could not be read"

@@ -68,6 +68,23 @@ controller_cluster() {
 	echo "leader: node $old at epoch $old_epoch, policy $SL_POLICY"
 }
 
+# failed_over: waits (20 s) for another node to lead an epoch after $old_epoch, sets new
+# to it and says so; fails the test when none does.
+failed_over() {
+	sl_wait_until 20 leader-changed "$old" "$old_epoch" || { show_logs; fail "no failover"; }
+	new=$(sl_st leader)
+	echo "new leader: node $new at epoch $(sl_st epoch)"
+}
+
+# rejoined_after_kill T_KILL: the killed old leader restarted, the clients' writes all
+# acknowledged, the failover time printed, and the old leader caught up as a follower.
+rejoined_after_kill() {
+	sl_start "$old"
+	bench_wait
+	failover_time "$1" kill
+	sl_wait_until 30 caught-up || { show_logs; fail "the old leader did not catch up"; }
+}
+
 # failover_time T_NS EVENT: prints how long after T_NS (the EVENT: kill, stop) the first
 # write at an epoch after $old_epoch was acknowledged; fails the test when none was.
 failover_time() {
