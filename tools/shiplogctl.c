@@ -259,7 +259,8 @@ static const char *const cmd_help[][2] = {
 		    "  --limit N    at most N events (1 to 10000)\n" },
 	{ "watch", "  --interval-ms MS  between two statuses (default 1000)\n"
 		   "  --count N         stop after N statuses (default: until interrupted)\n"
-		   "  An error ends the watch with its exit status.\n" },
+		   "  A controller that cannot be reached or does not answer is reported\n"
+		   "  and asked again; any other error ends the watch with its exit status.\n" },
 	{ "failover", "  --to N   promote node N (default: the most up-to-date eligible node)\n"
 		      "  --force  promote even past the policy's loss bound (recorded)\n" },
 	{ "switchover", "  --to N       the node to lead (required)\n"
@@ -1027,6 +1028,7 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
 	struct watch_opts wo = { .interval_ms = WATCH_INTERVAL_MS_DEFAULT };
 	struct admin_answer a;
 	int rc = cmd_parse(find_cmd("watch"), argc, argv, opts, watch_opt, &wo, 0, NULL);
+	int last = CTL_EXIT_OK;
 
 	if (rc != CTL_GO_ON)
 		return rc;
@@ -1038,14 +1040,23 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
 				putchar('\n');
 		}
 		rc = admin_request(ctl, "status", NULL, true, &a);
+		/*
+		 * A controller that cannot be reached (restarting, say) was reported like any
+		 * failure; the watch goes on, and ends with that status if it was the last.
+		 */
+		if (rc == CTL_EXIT_UNREACHABLE || rc == CTL_EXIT_NO_ANSWER) {
+			last = rc;
+			continue;
+		}
 		if (rc != CTL_GO_ON)
 			return rc;
 		rc = admin_print(ctl, a.result, admin_print_status);
 		admin_answer_clear(&a);
 		if (rc != CTL_EXIT_OK)
 			return rc;
+		last = CTL_EXIT_OK;
 	}
-	return CTL_EXIT_OK;
+	return last;
 }
 
 struct leader_opts {

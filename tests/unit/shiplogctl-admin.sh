@@ -227,6 +227,10 @@ expect 6 "status: cannot reach the controller at unix:$dir/none.sock: No such fi
 	--controller "unix:$dir/none.sock" status
 expect 6 "" --json --controller "unix:$dir/none.sock" status
 json_check 'd["ok"] is False and d["code"] == "unreachable" and d["exit"] == 6'
+# watch reports a controller it cannot reach and asks again at each interval.
+expect 6 "" --controller "unix:$dir/none.sock" watch --count 3 --interval-ms 10
+[ "$(grep -c "cannot reach the controller" "$err")" -eq 3 ] ||
+	fail "watch: three attempts at an unreachable controller, each reported"
 (
 	export SHIPLOG_CONTROLLER="$dir/none.sock"
 	expect 6 "cannot reach the controller at unix:$dir/none.sock" members
