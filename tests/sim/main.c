@@ -117,7 +117,7 @@ static int parse_bug(const char *name, uint32_t *bits)
 
 struct totals {
 	uint64_t runs, bad_seeds, violations, acked, lost, reads, failovers, crashes, truncated;
-	uint64_t reordered, retransmits, nacks, nacks_ignored, stepdowns, timeouts;
+	uint64_t reordered, retransmits, nacks, nacks_ignored, stepdowns, timeouts, resyncs;
 };
 
 static void report(uint64_t seed, const struct sim_result *r, struct totals *t)
@@ -136,6 +136,7 @@ static void report(uint64_t seed, const struct sim_result *r, struct totals *t)
 	t->nacks_ignored += r->nacks_ignored;
 	t->stepdowns += r->lease_stepdowns;
 	t->timeouts += r->client_timeouts;
+	t->resyncs += r->history_resyncs;
 	if (r->violations == 0)
 		return;
 	t->bad_seeds++;
@@ -271,10 +272,10 @@ int main(int argc, char **argv)
 	       ", crashes %" PRIu64 ", records truncated %" PRIu64
 	       ", frames held for reordering %" PRIu64 ", retransmissions %" PRIu64
 	       ", NACKs %" PRIu64 " (%" PRIu64 " ignored as repeats), lease step-downs %" PRIu64
-	       ", client timeouts %" PRIu64 "\n",
+	       ", client timeouts %" PRIu64 ", resyncs past the epoch history %" PRIu64 "\n",
 	       a, b, t.runs, t.violations, t.bad_seeds, t.acked, t.lost, t.reads, t.failovers,
 	       t.crashes, t.truncated, t.reordered, t.retransmits, t.nacks, t.nacks_ignored,
-	       t.stepdowns, t.timeouts);
+	       t.stepdowns, t.timeouts, t.resyncs);
 	if (expect)
 		return t.violations ? 0 : 1;
 	return t.violations ? 1 : 0;

@@ -582,6 +582,7 @@ static void node_account(struct sim *s, struct sim_node *nd)
 	s->r->nacks_ignored += st->nacks_ignored;
 	s->r->lease_stepdowns += st->lease_expired;
 	s->r->client_timeouts += st->client_timeouts;
+	s->r->history_resyncs += st->history_resyncs;
 }
 
 static void node_crash(struct sim *s, struct sim_node *nd)

@@ -55,6 +55,7 @@ struct sim_result {
 	uint64_t nacks_ignored;	  /* of those, leaders ignored as repeats */
 	uint64_t lease_stepdowns; /* leaders that stepped down for want of a lease */
 	uint64_t client_timeouts; /* writes answered TIMEOUT */
+	uint64_t history_resyncs; /* APPENDs whose prev was older than an epoch history */
 	char policy[96];
 };
 
