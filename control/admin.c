@@ -388,7 +388,7 @@ static const char *sync_name(const struct ctl_state *st, const struct ctl_node_v
 	}
 }
 
-static const struct sl_peer_status *peer_of(const struct ctl_node_view *lv, unsigned id)
+const struct sl_peer_status *ctl_admin_peer_of(const struct ctl_node_view *lv, unsigned id)
 {
 	if (lv == NULL)
 		return NULL;
@@ -423,7 +423,8 @@ static int node_reported(json_t *o, const struct ctl_admin_ctx *x, const struct 
 static json_t *node_json(const struct ctl_admin_ctx *x, const struct ctl_state *st,
 			 const struct ctl_node_view *v, const struct ctl_node_view *lv)
 {
-	const struct sl_peer_status *peer = v->id == st->leader ? NULL : peer_of(lv, v->id);
+	const struct sl_peer_status *peer =
+		v->id == st->leader ? NULL : ctl_admin_peer_of(lv, v->id);
 	const char *state = v->heard ? "up" : v->heard_ns != 0 ? "lost" : "never";
 	json_t *o = json_pack("{s:i,s:s,s:s,s:s}", "node", (int)v->id, "member",
 			      v->learner ? "learner" : "member", "state", state, "sync",
@@ -471,9 +472,9 @@ static json_t *counters_json(const struct ctl_admin_ctx *x)
 	return o;
 }
 
-/* The leader's view, when it reported. */
-static const struct ctl_node_view *leader_view(const struct ctl *c, const struct ctl_state *st)
+const struct ctl_node_view *ctl_admin_leader_view(const struct ctl *c)
 {
+	const struct ctl_state *st = ctl_state(c);
 	const struct ctl_node_view *v;
 
 	for (unsigned i = 0; st->leader != 0 && (v = ctl_node(c, i)) != NULL; i++)
@@ -485,7 +486,7 @@ static const struct ctl_node_view *leader_view(const struct ctl *c, const struct
 json_t *ctl_admin_status(const struct ctl_admin_ctx *x)
 {
 	const struct ctl_state *st = ctl_state(x->ctl);
-	const struct ctl_node_view *lv = leader_view(x->ctl, st), *v;
+	const struct ctl_node_view *lv = ctl_admin_leader_view(x->ctl), *v;
 	json_t *nodes = json_array(), *o;
 	int bad = nodes == NULL;
 

@@ -137,4 +137,10 @@ size_t ctl_admin_serve(struct ctl_admin_ctx *x, const struct ctl_admin_peer *pee
 /* The status result (admin.h). */
 json_t *ctl_admin_status(const struct ctl_admin_ctx *x);
 
+/* What status and the metrics read of the leader: its view, when it reported (NULL:
+ * no leader, or not heard since the controller started); and its status of follower
+ * id, where the lag comes from (NULL: lv NULL, or id not among its peers). */
+const struct ctl_node_view *ctl_admin_leader_view(const struct ctl *c);
+const struct sl_peer_status *ctl_admin_peer_of(const struct ctl_node_view *lv, unsigned id);
+
 #endif

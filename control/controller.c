@@ -9,8 +9,9 @@
  * holding that epoch is durable. A save that fails stops the controller (exit 1)
  * before anything after it in the step is executed.
  *
- * Metrics in the Prometheus text format over HTTP are to come (DESIGN.md §8); until
- * then the counters are in the admin API's status result, under "controller".
+ * Metrics in the Prometheus text format (DESIGN.md §8), when metrics_listen is set: the
+ * HTTP server (metrics.h) is one more fd in the loop, and renders the same state and
+ * counters as the admin API's status result (ctlmetrics.h) on this same thread.
  */
 #define _GNU_SOURCE /* accept4, struct ucred */
 #include <arpa/inet.h>
@@ -37,7 +38,9 @@
 #include "admin.h"
 #include "ctlconf.h"
 #include "ctlcore.h"
+#include "ctlmetrics.h"
 #include "events.h"
+#include "metrics.h"
 #include "store.h"
 
 #ifndef SHIPLOG_VERSION
@@ -58,7 +61,7 @@
 #define EXIT_CONFIG	   2
 
 /* epoll tags: fixed sources, then agents, then admin connections. */
-enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_AGENT_LISTEN, TAG_ADMIN_UNIX, TAG_ADMIN_TCP };
+enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_AGENT_LISTEN, TAG_ADMIN_UNIX, TAG_ADMIN_TCP, TAG_METRICS };
 #define TAG_AGENT 0x100u
 #define TAG_ADMIN 0x200u
 
@@ -86,12 +89,14 @@ struct ctld {
 	struct ctl_events *events;
 	struct ctl_out *out;
 	struct ctl_counters counters;
+	struct ctl_metrics_http *metrics; /* NULL: no metrics_listen */
 	int epfd, sigfd, timerfd, agent_lfd, admin_ufd, admin_tfd, audit_fd, lock_fd;
 	bool stop;
 	bool fatal;
 	bool stored; /* the store holds a state (loaded, or saved since) */
 	char agent_addr[CTLCONF_ADDR_TEXT_MAX];
 	char admin_addr[CTLCONF_ADDR_TEXT_MAX];
+	char metrics_addr[CTLCONF_ADDR_TEXT_MAX];
 	struct conn agents[CTLD_AGENTS_MAX];
 	struct conn admins[CTLD_ADMINS_MAX];
 };
@@ -692,6 +697,45 @@ static int ep_add(struct ctld *d, int fd, uint32_t tag)
 	return fd < 0 ? 0 : epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* The page for GET /metrics (metrics.h): called inside ctl_metrics_http_run/tick. */
+static int render_metrics(void *arg, char *buf, size_t cap)
+{
+	struct ctld *d = arg;
+	struct ctl_metrics_src src = {
+		.ctl = d->ctl,
+		.counters = &d->counters,
+		.events = d->events,
+		.version = SHIPLOG_VERSION,
+		.now_ns = mono_ns(),
+	};
+
+	return ctl_metrics_render(&src, buf, cap);
+}
+
+/* The Prometheus endpoint, when metrics_listen is set: bound here like the other TCP
+ * listeners (the same error, the port the kernel chose), then handed to libmicrohttpd. */
+static int open_metrics(struct ctld *d, char *err, size_t err_len)
+{
+	int fd;
+
+	if (!d->conf.metrics_listen.set)
+		return 0;
+	fd = listen_tcp(&d->conf.metrics_listen, d->metrics_addr, sizeof(d->metrics_addr), err,
+			err_len);
+	if (fd < 0)
+		return -1;
+	d->metrics =
+		ctl_metrics_http_start(fd, CTL_METRICS_TEXT_MAX, render_metrics, d, err, err_len);
+	if (d->metrics == NULL)
+		return -1;
+	if (ep_add(d, ctl_metrics_http_fd(d->metrics), TAG_METRICS) != 0) {
+		snprintf(err, err_len, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	fprintf(stderr, PROG ": metrics on http://%s" CTL_METRICS_PATH "\n", d->metrics_addr);
+	return 0;
+}
+
 static int open_listeners(struct ctld *d, char *err, size_t err_len)
 {
 	d->agent_lfd = listen_tcp(&d->conf.agent_listen, d->agent_addr, sizeof(d->agent_addr), err,
@@ -711,7 +755,7 @@ static int open_listeners(struct ctld *d, char *err, size_t err_len)
 		snprintf(err, err_len, "epoll: %s", strerror(errno));
 		return -1;
 	}
-	return 0;
+	return open_metrics(d, err, err_len);
 }
 
 /* ---- time --------------------------------------------------------------------------- */
@@ -748,6 +792,8 @@ static void on_timer(struct ctld *d)
 		return;
 	step(d, &in);
 	housekeeping(d, mono_ns());
+	if (d->metrics != NULL)
+		ctl_metrics_http_tick(d->metrics, CTLD_TICK_NS / 1000000u);
 }
 
 static void on_signal(struct ctld *d)
@@ -780,6 +826,9 @@ static void dispatch(struct ctld *d, const struct epoll_event *ev)
 		return;
 	case TAG_ADMIN_TCP:
 		accept_admin(d, d->admin_tfd, false);
+		return;
+	case TAG_METRICS:
+		ctl_metrics_http_run(d->metrics);
 		return;
 	}
 	c = (tag & TAG_AGENT) ? &d->agents[(tag & 0xff) % CTLD_AGENTS_MAX]
@@ -1070,6 +1119,7 @@ static void stop(struct ctld *d)
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	ctl_metrics_http_stop(d->metrics); /* its fds, the listener's included */
 	ctl_events_close(d->events);
 	if (d->store)
 		d->store->close(d->store);

@@ -266,13 +266,24 @@ static int set_agent_listen(struct ctlconf *c, const char *v, char *why)
 	return parse_addr(v, &c->agent_listen, why);
 }
 
-static int set_admin_listen(struct ctlconf *c, const char *v, char *why)
+/* An optional listener: "" is none. */
+static int set_optional_addr(struct ctlconf_addr *a, const char *v, char *why)
 {
 	if (v[0] == '\0') {
-		memset(&c->admin_listen, 0, sizeof(c->admin_listen));
+		memset(a, 0, sizeof(*a));
 		return 0;
 	}
-	return parse_addr(v, &c->admin_listen, why);
+	return parse_addr(v, a, why);
+}
+
+static int set_admin_listen(struct ctlconf *c, const char *v, char *why)
+{
+	return set_optional_addr(&c->admin_listen, v, why);
+}
+
+static int set_metrics_listen(struct ctlconf *c, const char *v, char *why)
+{
+	return set_optional_addr(&c->metrics_listen, v, why);
 }
 
 static int set_admin_token(struct ctlconf *c, const char *v, char *why)
@@ -305,6 +316,7 @@ static const struct conf_key keys[] = {
 	{ "agent_listen", set_agent_listen },
 	{ "admin_socket", set_admin_socket },
 	{ "admin_listen", set_admin_listen },
+	{ "metrics_listen", set_metrics_listen },
 	{ "admin_token_file", set_admin_token },
 	{ "operator_token_file", set_operator_token },
 	{ "agent_token_file", set_agent_token },

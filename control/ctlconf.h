@@ -34,6 +34,9 @@
  *                           default (the controller makes a missing folder, 0755;
  *                           the socket is 0660); "" none
  *   admin_listen            host:port; "" none (the default)
+ *   metrics_listen          host:port of the Prometheus endpoint (GET /metrics, plain
+ *                           HTTP, no token: bind it to a management address); port 0
+ *                           as for agent_listen; "" none (the default)
  *   admin_token_file, operator_token_file, agent_token_file
  *                           one token per file (1..127 printable bytes, no blank; a
  *                           trailing newline is ignored)
@@ -75,6 +78,7 @@ struct ctlconf {
 	char admin_socket[CTLCONF_PATH_MAX + 16];
 	struct ctlconf_addr agent_listen;
 	struct ctlconf_addr admin_listen;
+	struct ctlconf_addr metrics_listen;
 	char admin_token[SL_CTL_TOKEN_MAX]; /* "" none */
 	char operator_token[SL_CTL_TOKEN_MAX];
 	char agent_token[SL_CTL_TOKEN_MAX];

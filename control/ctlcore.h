@@ -126,6 +126,7 @@ enum ctl_event_kind {
 	CTL_EV_NODE_UP,		 /* node reported for the first time, or after being lost */
 	CTL_EV_NODE_DOWN,	 /* node silent for failure_timeout */
 	CTL_EV_SPLIT_BRAIN,	 /* node noted another leader of its epoch (a) */
+	CTL_EV__MAX,
 };
 
 struct ctl_action {

@@ -31,6 +31,7 @@ static const char *const kind_names[] = {
 	[CTL_EV_SPLIT_BRAIN] = "split_brain",
 };
 #define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
+_Static_assert(N_KINDS == CTL_EV__MAX, "a name per kind");
 
 const char *ctl_event_kind_name(unsigned kind)
 {
@@ -272,6 +273,7 @@ int ctl_events_add(struct ctl_events *e, uint64_t time_ns, unsigned kind, unsign
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			*p = '?';
 	ring_push(e, &r);
+	e->added[kind < CTL_EV__MAX ? kind : 0]++;
 	if (e->echo != NULL)
 		fprintf(e->echo, "shiplog-controller: event %llu %s node %u: %s\n",
 			(unsigned long long)r.seq, ctl_event_kind_name(kind), node, r.text);

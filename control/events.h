@@ -34,6 +34,8 @@ struct ctl_events {
 	uint32_t count;		/* in ring[] */
 	uint64_t lines_skipped; /* unreadable lines in the tail read back at start */
 	uint64_t write_errors;
+	uint64_t added[CTL_EV__MAX]; /* by kind since start, not the tail read back ([0]:
+				      * a kind without a name) */
 	struct ctl_event_rec ring[CTL_EVENTS_KEEP];
 };
 

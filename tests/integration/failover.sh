@@ -22,6 +22,12 @@ failed_over
 # it comes back at once (a restarted leader never resumes its epoch: it follows, and
 # drops what it alone had).
 rejoined_after_kill "$t_kill"
+# The controller's Prometheus page says the same as its status.
+[ "$(sl_metric shiplog_leader)" = "$new" ] && [ "$(sl_metric shiplog_epoch)" = "$(sl_st epoch)" ] &&
+	[ "$(sl_metric "shiplog_member_up{node=\"$old\"}")" = 1 ] &&
+	[ "$(sl_metric 'shiplog_events_total{kind="failover_start"}')" -ge 1 ] ||
+	fail "the controller's metrics disagree with its status"
+echo "metrics: shiplog_leader $(sl_metric shiplog_leader), shiplog_epoch $(sl_metric shiplog_epoch)"
 sl_admin status || true
 sl_admin events --limit 20 || true
 stop_all_and_verify "$SL_DIR/acked"

@@ -4,7 +4,10 @@
 # socket and TCP; privileged commands without the admin token refused, audited and
 # changing nothing; a bad agent line answered with bye; three fake agents (python3,
 # standard library) that say hello and report until the controller promotes one of
-# them; SIGTERM saves and exits 0; a restart resumes the epoch from state.json.
+# them; the Prometheus endpoint (metrics_listen) before and after the election, its 404
+# and 405, a half-sent request that does not stall the loop, a bad metrics_listen (exit
+# 2) and a metrics port already taken (exit 1, as for the other listeners); SIGTERM
+# saves and exits 0; a restart resumes the epoch from state.json.
 # usage: controller-smoke.sh SHIPLOG_CONTROLLER
 set -eu
 ctld=$1
@@ -33,6 +36,7 @@ state_dir = $dir/state
 admin_socket = $dir/run/admin.sock
 agent_listen = 127.0.0.1:0
 admin_listen = 127.0.0.1:0
+metrics_listen = 127.0.0.1:0
 admin_token_file = $dir/admin.token
 operator_token_file = $dir/operator.token
 failure_timeout_ms = 2000
@@ -61,7 +65,9 @@ start() {
 	grep -q "agents on" "$log" || fail "no 'agents on' line within 10 s"
 	agents=$(sed -n 's/.*agents on \([0-9.]*:[0-9]*\),.*/\1/p' "$log" | head -1)
 	admin_tcp=$(sed -n 's/.*admin on .* and \([0-9.]*:[0-9]*\)$/\1/p' "$log" | head -1)
-	[ -n "$agents" ] && [ -n "$admin_tcp" ] || fail "addresses not in the log"
+	metrics=$(sed -n 's,.*metrics on http://\([0-9.]*:[0-9]*\)/metrics$,\1,p' "$log" | head -1)
+	[ -n "$agents" ] && [ -n "$admin_tcp" ] && [ -n "$metrics" ] ||
+		fail "addresses not in the log"
 }
 
 # stop: SIGTERM, then exit 0 within 10 s.
@@ -89,13 +95,19 @@ expect_exit 2 "controller.members: a node id is a number" --config "$dir/ctl.con
 	--controller.members=0
 printf '[controller]\ncluster_id = 7\nmembers = 1,2\n' >"$dir/nostate.conf"
 expect_exit 2 "controller.state_dir: required" --config "$dir/nostate.conf"
+printf '[controller]\ncluster_id = 7\nmembers = 1,2\nmetrics_listen = localhost:9410\n' \
+	>"$dir/badmetrics.conf"
+expect_exit 2 "badmetrics.conf:4: controller.metrics_listen: not an IPv4 address" \
+	--config "$dir/badmetrics.conf"
+expect_exit 2 "controller.metrics_listen: expected host:port" --config "$dir/ctl.conf" \
+	--controller.metrics_listen=9410
 
 # ---- the admin API and the agents (python3)
 cat >"$dir/smoke.py" <<'EOF'
-import json, os, select, socket, sys, time
+import http.client, json, os, re, select, socket, sys, time, urllib.error, urllib.request
 
 DEADLINE_S = 20
-mode, statedir, agents, admin_tcp = sys.argv[1:5]
+mode, statedir, agents, admin_tcp, metrics = sys.argv[1:6]
 ADMIN, OPER = "adm-s3cret", "op-t0ken"
 start = time.monotonic()
 
@@ -213,21 +225,116 @@ class Agent:
             self.epoch, self.role, self.leader = m["epoch"], "follower", m["node"]
 
 
-def bad_agent(first, reason):
-    s = socket.create_connection(hostport(agents), timeout=5)
-    s.sendall(first)
+def read_to_close(s):
+    """What s receives until the peer closes; s closed."""
     data = b""
     while True:
-        chunk = s.recv(4096)
+        chunk = s.recv(65536)
         if not chunk:
             break
         data += chunk
     s.close()
+    return data
+
+
+def bad_agent(first, reason):
+    s = socket.create_connection(hostport(agents), timeout=5)
+    s.sendall(first)
+    data = read_to_close(s)
     bye = json.loads(data.split(b"\n")[0])
     check(bye["type"] == "bye" and reason in bye["reason"], "bye: %s" % bye)
 
 
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|'
+                    r'\\[\\"n])*",?)*\})?) (-?[0-9]+(?:\.[0-9]+)?|\+Inf)$')
+
+
+def scrape():
+    """GET /metrics: {'name{labels}': value}, every line checked for its shape."""
+    with urllib.request.urlopen("http://%s/metrics" % metrics, timeout=5) as r:
+        check(r.status == 200, "metrics: status %d" % r.status)
+        check(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
+              "metrics: content type %s" % r.headers["Content-Type"])
+        text = r.read().decode()
+    check(text.endswith("\n"), "metrics: the text ends with a newline")
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        m = SAMPLE.match(line)
+        check(m is not None, "metrics: not name{labels} value: %r" % line)
+        out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def http_status(method, path):
+    req = urllib.request.Request("http://%s%s" % (metrics, path), method=method,
+                                 data=b"x" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers
+
+
+def metrics_checks_boot():
+    m = scrape()
+    check(m.get("shiplog_epoch") == 0 and m.get("shiplog_leader") == 0, "metrics: a new cluster")
+    check(m.get('shiplog_phase{phase="boot"}') == 1, "metrics: phase boot")
+    check(m.get('shiplog_policy_info{policy="all level=flushed durability=fsync '
+                'sync_timeout_ms=0"}') == 1, "metrics: the policy")
+    for n in (1, 2, 3):
+        check(m.get('shiplog_member_up{node="%d"}' % n) == 0, "metrics: member %d down" % n)
+        check(m.get('shiplog_member_role{node="%d",role="unknown"}' % n) == 1, "role unknown")
+    check('shiplog_member_last_lsn{node="1"}' not in m, "metrics: no LSN before a report")
+    check(http_status("GET", "/nope")[0] == 404, "metrics: 404 for another path")
+    check(http_status("GET", "/metrics/x")[0] == 404, "metrics: 404 below /metrics")
+    code, headers = http_status("POST", "/metrics")
+    check(code == 405 and "GET" in headers.get("Allow", ""), "metrics: 405 with Allow")
+    check(http_status("HEAD", "/metrics")[0] == 200, "metrics: HEAD")
+    # Scrapes on one connection: it stays open between them.
+    c = http.client.HTTPConnection(*hostport(metrics), timeout=5)
+    for _ in range(2):
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        check(r.status == 200 and b"\nshiplog_epoch 0\n" in r.read() and not r.will_close,
+              "metrics: a kept-alive connection")
+    c.close()
+    # A request sent by halves: the controller answers others meanwhile (one thread,
+    # nothing blocks on a slow client), then this one.
+    s = socket.create_connection(hostport(metrics), timeout=5)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    check(ok("status")["epoch"] == 0, "status while a metrics request is half sent")
+    s.sendall(b"Connection: close\r\n\r\n")
+    data = read_to_close(s)
+    check(data.startswith(b"HTTP/1.1 200") and b"\nshiplog_epoch 0\n" in data,
+          "metrics: the half-sent request answered: %r" % data[:80])
+
+
+def metrics_checks_steady(epoch):
+    m = scrape()
+    check(m.get("shiplog_epoch") == epoch and m.get("shiplog_leader") == 1,
+          "metrics: epoch %d, leader 1" % epoch)
+    check(m.get('shiplog_phase{phase="steady"}') == 1, "metrics: phase steady")
+    check(m.get("shiplog_members") == 3, "metrics: 3 members")
+    for n in (1, 2, 3):
+        check(m.get('shiplog_member_up{node="%d"}' % n) == 1, "metrics: member %d up" % n)
+        check(m.get('shiplog_member_last_lsn{node="%d"}' % n) == 100, "metrics: LSN")
+        check(m.get('shiplog_member_info{node="%d",data_addr="127.0.0.1:%d"}'
+                    % (n, 7400 + n)) == 1, "metrics: data_addr")
+    check(m.get('shiplog_member_role{node="1",role="leader"}') == 1, "metrics: node 1 leads")
+    check(m.get('shiplog_member_role{node="2",role="follower"}') == 1, "metrics: 2 follows")
+    check(m.get('shiplog_member_lag_records{node="1"}') == 0, "metrics: the leader's lag")
+    check(m.get("shiplog_agents_connected") == 3, "metrics: agents connected")
+    check(m.get("shiplog_agent_lines_rejected_total", 0) >= 3, "metrics: rejected lines")
+    check(m.get('shiplog_admin_requests_total{code="unauthorized"}', 0) >= 6,
+          "metrics: unauthorized requests")
+    check(m.get('shiplog_events_total{kind="promoted"}', 0) >= 1, "metrics: promoted")
+    check(m.get("shiplog_state_saves_total", 0) >= 1, "metrics: state saves")
+
+
 def main():
+    metrics_checks_boot()
     s = ok("status")
     status_shape(s, 3)
     check(s["cluster"] == 7 and s["epoch"] == 0 and s["phase"] == "boot", "a new cluster")
@@ -309,6 +416,7 @@ def main():
     ev = ok("events", args={"limit": 1000})
     check(any(e["kind"] == "promoted" and e["node"] == 1 for e in ev["events"]), "events")
     check(ev["next"] == ev["events"][-1]["seq"] + 1, "events next")
+    metrics_checks_steady(leader.epoch)
     with open(os.path.join(statedir, "events.jsonl")) as f:
         check(len(f.readlines()) == len(ev["events"]), "events.jsonl")
     print(leader.epoch)
@@ -334,7 +442,7 @@ else:
 EOF
 
 start
-epoch=$(timeout 60 python3 "$dir/smoke.py" main "$dir/state" "$agents" "$admin_tcp") ||
+epoch=$(timeout 60 python3 "$dir/smoke.py" main "$dir/state" "$agents" "$admin_tcp" "$metrics") ||
 	fail "the admin API and agent checks: $epoch"
 [ "$epoch" -ge 1 ] || fail "epoch $epoch after the election"
 grep -q "event .* promoted node 1" "$log" || fail "no promotion on stderr"
@@ -344,13 +452,17 @@ grep -q "event .* promoted node 1" "$log" || fail "no promotion on stderr"
 # Another controller (another state_dir) leaves a live socket alone.
 expect_exit 1 "another controller listens on it" --config "$dir/ctl.conf" \
 	--controller.state_dir="$dir/state3"
+# A metrics port already taken stops the start, naming the address.
+expect_exit 1 "listen: $metrics: Address already in use" --config "$dir/ctl.conf" \
+	--controller.state_dir="$dir/state3" --controller.admin_socket= \
+	--controller.metrics_listen="$metrics"
 stop
 grep -q "\"epoch\": $epoch," "$dir/state/state.json" || fail "state.json lacks epoch $epoch"
 
 # ---- a restart resumes the epoch and the event sequence
 seq_before=$(wc -l <"$dir/state/events.jsonl")
 start
-again=$(timeout 30 python3 "$dir/smoke.py" epoch "$dir/state" "$agents" "$admin_tcp") ||
+again=$(timeout 30 python3 "$dir/smoke.py" epoch "$dir/state" "$agents" "$admin_tcp" "$metrics") ||
 	fail "status after the restart: $again"
 [ "$again" = "$epoch" ] || fail "epoch $again after the restart, expected $epoch"
 grep -q "stored state: epoch $epoch, leader 1, phase steady" "$log" || fail "restart line"
@@ -372,7 +484,7 @@ expect_exit 1 "belongs to cluster 7, the configuration says 8" --config "$dir/ct
 # ---- a save that fails stops the controller (exit 1) before any command goes out
 mkdir -p "$dir/state2/state.json.tmp" # the temporary file cannot be made
 start --controller.state_dir="$dir/state2"
-timeout 30 python3 "$dir/smoke.py" nosave "$dir/state2" "$agents" "$admin_tcp" ||
+timeout 30 python3 "$dir/smoke.py" nosave "$dir/state2" "$agents" "$admin_tcp" "$metrics" ||
 	fail "a command left before its epoch was saved"
 for _ in $(seq 200); do
 	kill -0 "$pid" 2>/dev/null || break

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "ctltest.h"
 
 #define CLUSTER 7
 #define ADMIN	"adm-s3cret"
@@ -427,23 +428,7 @@ static void test_authorization(void **state)
 
 static struct sl_node_report report(unsigned node, unsigned role, unsigned epoch, uint64_t lsn)
 {
-	struct sl_node_report r;
-
-	memset(&r, 0, sizeof(r));
-	r.node = (uint16_t)node;
-	r.cluster_id = CLUSTER;
-	r.seq = 1;
-	r.may_lead = true;
-	snprintf(r.data_addr, sizeof(r.data_addr), "10.77.0.%u:7400", node);
-	r.st.role = (uint8_t)role;
-	r.st.epoch = epoch;
-	r.st.leader = 1;
-	r.st.last_epoch = epoch;
-	r.st.last_lsn = r.st.flushed_lsn = r.st.applied_lsn = lsn;
-	r.st.commit_lsn = lsn;
-	r.st.leader_age_ns = role == SL_ROLE_LEADER ? UINT64_MAX : 1000;
-	r.st.policy = sl_policy_default();
-	return r;
+	return ctltest_report(CLUSTER, node, role, epoch, lsn, 1000);
 }
 
 static const json_t *status_node(const json_t *status, unsigned id)

@@ -85,6 +85,7 @@ static void test_defaults(void **state)
 	assert_int_equal(ntohs(((struct sockaddr_in *)&c.agent_listen.sa)->sin_port), 7410);
 	assert_string_equal(c.admin_socket, "/run/shiplog/controller.sock"); /* shiplogctl's */
 	assert_false(c.admin_listen.set);
+	assert_false(c.metrics_listen.set); /* no metrics endpoint unless asked */
 	assert_string_equal(c.admin_token, "");
 	assert_string_equal(c.operator_token, "");
 	assert_string_equal(c.agent_token, "");
@@ -124,6 +125,7 @@ static void test_every_key(void **state)
 		 "agent_listen = 127.0.0.1:0\n"
 		 "admin_socket = \n"
 		 "admin_listen = [::1]:7411\n"
+		 "metrics_listen = 10.0.0.5:9410\n"
 		 "admin_token_file = %s\n"
 		 "operator_token_file = %s\n"
 		 "agent_token_file = %s\n",
@@ -146,6 +148,10 @@ static void test_every_key(void **state)
 	assert_string_equal(c.admin_socket, ""); /* none */
 	assert_true(c.admin_listen.set);
 	assert_int_equal(c.admin_listen.sa.ss_family, AF_INET6);
+	assert_true(c.metrics_listen.set);
+	assert_string_equal(c.metrics_listen.text, "10.0.0.5:9410");
+	assert_int_equal(c.metrics_listen.sa.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&c.metrics_listen.sa)->sin_port), 9410);
 	assert_string_equal(c.admin_token, "adm-s3cret");
 	assert_string_equal(c.operator_token, "op-t0ken");
 	assert_string_equal(c.agent_token, "ag3nt");
@@ -192,6 +198,16 @@ static void test_refusals(void **state)
 		{ "agent_listen = [::1\n", "expected [IPv6]:port" },
 		{ "agent_listen = [1.2.3.4]:80\n", "not an IPv6 address" },
 		{ "admin_listen = :80\n", "numeric address" },
+		{ "metrics_listen = 9410\n",
+		  "<text>:5: controller.metrics_listen: expected host:port" },
+		{ "metrics_listen = localhost:9410\n",
+		  "controller.metrics_listen: not an IPv4 address" },
+		{ "metrics_listen = 127.0.0.1:99999\n",
+		  "controller.metrics_listen: port: a number" },
+		{ "metrics_listen = [::1]9410\n",
+		  "controller.metrics_listen: expected [IPv6]:port" },
+		{ "metrics_listen = 127.0.0.1:9410\nmetrics_listen = \n",
+		  "<text>:6: controller.metrics_listen: set twice" },
 		{ "admin_socket = relative.sock\n", "not an absolute path" },
 		{ "admin_token_file = /nonexistent/token\n", "controller.admin_token_file: cannot "
 							     "open" },
@@ -300,6 +316,18 @@ static void test_overrides(void **state)
 	assert_memory_equal(&c, &before, sizeof(c));
 	assert_int_equal(ctlconf_set(&c, "admin_listen", "", err, sizeof(err)), 0);
 	assert_false(c.admin_listen.set);
+	assert_int_equal(
+		ctlconf_set_option(&c, "controller.metrics_listen", "[::1]:0", err, sizeof(err)),
+		0);
+	assert_true(c.metrics_listen.set);
+	assert_int_equal(c.metrics_listen.sa.ss_family, AF_INET6);
+	before = c;
+	assert_int_equal(ctlconf_set(&c, "metrics_listen", "::1:9410", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "controller.metrics_listen: not an IPv4 address (a.b.c.d:port or "
+				 "[v6]:port)");
+	assert_memory_equal(&c, &before, sizeof(c));
+	assert_int_equal(ctlconf_set(&c, "metrics_listen", "", err, sizeof(err)), 0);
+	assert_false(c.metrics_listen.set);
 	assert_int_equal(ctlconf_finish(&c, err, sizeof(err)), 0);
 }
 

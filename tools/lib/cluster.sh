@@ -16,7 +16,8 @@
 #   netns NAME-br   also a bridge br1
 #   netns NAME-nI   also a veth mgmt0 with 10.78.0.I/24 (bridge end mI), the agent's
 #   netns NAME-ctl  mgmt0 with 10.78.0.254/24 (bridge end m0): shiplog-controller,
-#                   agents on 10.78.0.254:7410, admin API on $SL_DIR/ctl/admin.sock;
+#                   agents on 10.78.0.254:7410, admin API on $SL_DIR/ctl/admin.sock,
+#                   Prometheus metrics on http://10.78.0.254:9410/metrics;
 #                   its config, state, tokens, log and pid are in $SL_DIR/ctl
 # Cutting mI cuts node I off the controller only; cutting nI, off its peers only.
 #
@@ -42,6 +43,7 @@ SL_CONTROLLER=${SL_CONTROLLER:-0}
 SL_CTL_EXTRA_CONF=${SL_CTL_EXTRA_CONF:-}
 SL_MGMT=10.78.0
 SL_CTL_AGENTS=$SL_MGMT.254:7410
+SL_CTL_METRICS=$SL_MGMT.254:9410
 
 sl_log() { printf '%s: %s\n' "${SL_WHO:-cluster}" "$*" >&2; }
 
@@ -258,6 +260,7 @@ failure_timeout_ms = ${SL_FAILURE_TIMEOUT_MS:-1000}
 state_dir = $SL_DIR/ctl
 agent_listen = $SL_CTL_AGENTS
 admin_socket = $SL_DIR/ctl/admin.sock
+metrics_listen = $SL_CTL_METRICS
 admin_token_file = $SL_DIR/ctl/admin.token
 operator_token_file = $SL_DIR/ctl/operator.token
 $SL_CTL_EXTRA_CONF
@@ -295,6 +298,21 @@ sl_controller_stop() { sl_proc_stop "$SL_DIR/ctl" "the controller" "${1:-TERM}";
 sl_admin() {
 	"$SL_BUILD/tools/shiplogctl" --controller "unix:$SL_DIR/ctl/admin.sock" \
 		--token-file "$SL_DIR/ctl/admin.token" "$@"
+}
+
+# sl_metric NAME: the value of the controller's Prometheus metric NAME (a whole series
+# name with its labels, e.g. 'shiplog_member_up{node="2"}'), scraped from the management
+# network; fails when the page cannot be had or has no such series.
+sl_metric() {
+	ip netns exec "$(sl_ns ctl)" python3 - "http://$SL_CTL_METRICS/metrics" "$1" <<'PY'
+import sys, urllib.request
+page = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+for line in page.splitlines():
+    if line.split(" ")[0] == sys.argv[2]:
+        print(line.split(" ")[1])
+        sys.exit(0)
+sys.exit(1)
+PY
 }
 
 # sl_st QUESTION [ARGS]: asks tools/lib/status.py about the controller's status.

@@ -2,7 +2,7 @@
 # one function that installs the missing ones (as root) or names them (otherwise).
 
 # Build: compiler, meson, the libraries the code links.
-SHIPLOG_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config python3 libdpdk-dev liburing-dev libsodium-dev libjansson-dev libinih-dev systemtap-sdt-dev"
+SHIPLOG_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config python3 libdpdk-dev liburing-dev libsodium-dev libjansson-dev libinih-dev libmicrohttpd-dev systemtap-sdt-dev"
 # Tests: cmocka, clang with its sanitizer and libFuzzer runtimes, the format check,
 # and iproute2 for the namespace-based integration suite.
 SHIPLOG_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev clang-format iproute2"
