@@ -549,12 +549,53 @@ static int node_step(struct node *n, const struct sl_event *ev)
 }
 
 /* A control command at the current time: the starting role's and the controller's. */
+/*
+ * ADD_PEER carries the node's data address ("IPv4:port", as its agent reports it): it
+ * becomes a peer as a [cluster] peer line would make one (reached through port 0, its
+ * MAC by ARP), before the core hears of the node.
+ */
+static int node_peer_add(struct node *n, const struct sl_control *ctl)
+{
+	const char *colon = strrchr(ctl->addr, ':');
+	char value[96], err[CFG_ERR_MAX];
+
+	if (ctl->node == n->cfg.node_id || colon == NULL)
+		return -EINVAL;
+	snprintf(value, sizeof(value), "%u %.*s udp=%s", ctl->node, (int)(colon - ctl->addr),
+		 ctl->addr, colon + 1);
+	if (cfg_set(&n->cfg, "cluster", "peer", value, err, sizeof(err)) != 0) {
+		printf("shiplogd[%u]: add_peer %u at %s: %s\n", n->cfg.node_id, ctl->node,
+		       ctl->addr, err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* After REMOVE_PEER: nothing is sent to the node any more. */
+static void node_peer_forget(struct node *n, uint16_t id)
+{
+	for (unsigned i = 0; i < n->cfg.n_peers; i++) {
+		if (n->cfg.peers[i].id != id)
+			continue;
+		memmove(&n->cfg.peers[i], &n->cfg.peers[i + 1],
+			(n->cfg.n_peers - i - 1) * sizeof(n->cfg.peers[0]));
+		n->cfg.n_peers--;
+		return;
+	}
+}
+
 static int node_control(struct node *n, const struct sl_control *ctl)
 {
 	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = n->now_ns };
+	int rc;
 
+	if (ctl->cmd == SL_CTL_ADD_PEER && (rc = node_peer_add(n, ctl)) != 0)
+		return rc;
 	ev.u.control = *ctl;
-	return node_step(n, &ev);
+	rc = node_step(n, &ev);
+	if (rc == 0 && ctl->cmd == SL_CTL_REMOVE_PEER)
+		node_peer_forget(n, ctl->node);
+	return rc;
 }
 
 /* ---- receiving ----------------------------------------------------------------------- */
@@ -1011,6 +1052,9 @@ static void node_core_config(struct node *n, struct sl_core_config *cc)
 	cc->client_timeout_ns = (uint64_t)c->client_timeout_ms * 1000000;
 	cc->lease_ns = (uint64_t)cfg_lease_ms(c) * 1000000;
 	cc->policy = c->policy;
+	/* The controller may add peers at run time (add-node): room for every node id. */
+	if (cfg_has_controller(c))
+		cc->max_members = SL_NODE_MAX;
 }
 
 static int node_alloc_actions(struct node *n)

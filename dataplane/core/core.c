@@ -48,10 +48,11 @@ static bool config_valid(const struct sl_core_config *cfg)
 	for (unsigned i = 0; i < cfg->n_members; i++)
 		self |= cfg->members[i] == cfg->node_id;
 	return self && cfg->node_id >= 1 && cfg->node_id <= SL_NODE_MAX &&
-	       cfg->n_members <= SL_NODE_MAX && cfg->ring_records >= 16 &&
-	       (cfg->ring_records & (cfg->ring_records - 1)) == 0 && cfg->window_records >= 1 &&
-	       cfg->kv_keys >= 1 && cfg->dedup_clients >= 1 && cfg->pending_reads >= 1 &&
-	       cfg->limits.key_max >= 1 && cfg->limits.key_max <= UINT16_MAX &&
+	       cfg->n_members <= SL_NODE_MAX && cfg->max_members <= SL_NODE_MAX &&
+	       cfg->ring_records >= 16 && (cfg->ring_records & (cfg->ring_records - 1)) == 0 &&
+	       cfg->window_records >= 1 && cfg->kv_keys >= 1 && cfg->dedup_clients >= 1 &&
+	       cfg->pending_reads >= 1 && cfg->limits.key_max >= 1 &&
+	       cfg->limits.key_max <= UINT16_MAX &&
 	       /* Followers check CONFIG records against the same limits as client data. */
 	       cfg->limits.val_max >= SL_POLICY_TEXT_MAX &&
 	       sl_record_size(SL_REC_F_ORIGIN, cfg->limits.key_max, cfg->limits.val_max) <=
@@ -105,15 +106,22 @@ size_t sl_core_mem_size(const struct sl_core_config *cfg)
 	return core_layout(cfg, &l);
 }
 
+/* How many members the core may have: its own and those SL_CTL_ADD_PEER may add. */
+static unsigned members_max(const struct sl_core_config *cfg)
+{
+	return cfg->max_members > cfg->n_members ? cfg->max_members : cfg->n_members;
+}
+
 void sl_actions_caps(const struct sl_core_config *cfg, struct sl_actions_caps *caps)
 {
 	uint32_t batch = core_batch_records_max(cfg);
+	unsigned members = members_max(cfg);
 
 	/* A TICK may commit a whole ring (one reply each), answer every parked read and
 	 * send a burst of frames and one WAL read per peer; a truncation frees a ring. */
-	caps->actions = cfg->ring_records + cfg->pending_reads +
-			cfg->n_members * (CORE_FRAMES_PER_TICK + 4) + 16;
-	caps->refs = cfg->ring_records + cfg->n_members * CORE_FRAMES_PER_TICK * batch;
+	caps->actions =
+		cfg->ring_records + cfg->pending_reads + members * (CORE_FRAMES_PER_TICK + 4) + 16;
+	caps->refs = cfg->ring_records + members * CORE_FRAMES_PER_TICK * batch;
 	caps->freed = 2 * cfg->ring_records + (2 + cfg->reorder_frames) * batch + CORE_SLAB_SLOTS;
 }
 
@@ -435,6 +443,52 @@ void core_set_role(struct sl_core *c, uint8_t role, uint32_t epoch, uint16_t lea
 	c->role = role;
 }
 
+/*
+ * A node joins the cluster at run time (the controller's add-node): a member from now
+ * on, counted by the policy unless learner. Adding one already there sets its flag.
+ */
+static int core_add_peer(struct sl_core *c, uint16_t node, bool learner)
+{
+	struct core_peer *p;
+
+	if (node == 0 || node > SL_NODE_MAX || node == c->cfg.node_id)
+		return -EINVAL;
+	p = core_peer_find(c, node);
+	if (p) {
+		p->learner = learner;
+		return 0;
+	}
+	if (c->cfg.n_members >= members_max(&c->cfg))
+		return -ENOSPC; /* the actions were sized for max_members */
+	c->cfg.members[c->cfg.n_members++] = node;
+	p = &c->peers[c->n_peers++];
+	*p = (struct core_peer){ .id = node, .learner = learner };
+	if (c->role == SL_ROLE_LEADER)
+		core_leader_peer_reset(c, p);
+	return 0;
+}
+
+/* A node leaves: its frames are foreign from now on. Never self, nor our leader. */
+static int core_remove_peer(struct sl_core *c, uint16_t node)
+{
+	unsigned i;
+
+	if (node == c->cfg.node_id || (c->role != SL_ROLE_LEADER && node == c->leader))
+		return -EINVAL;
+	for (i = 0; i < c->n_peers && c->peers[i].id != node; i++)
+		;
+	if (i == c->n_peers)
+		return 0; /* not a peer (any more): done already */
+	memmove(&c->peers[i], &c->peers[i + 1], (c->n_peers - i - 1) * sizeof(c->peers[0]));
+	c->n_peers--;
+	for (i = 0; i < c->cfg.n_members && c->cfg.members[i] != node; i++)
+		;
+	memmove(&c->cfg.members[i], &c->cfg.members[i + 1],
+		(c->cfg.n_members - i - 1) * sizeof(c->cfg.members[0]));
+	c->cfg.n_members--;
+	return 0;
+}
+
 static int core_on_control(struct sl_core *c, const struct sl_control *ctl, struct sl_actions *out)
 {
 	uint16_t self = c->cfg.node_id;
@@ -490,6 +544,10 @@ static int core_on_control(struct sl_core *c, const struct sl_control *ctl, stru
 		p->learner = ctl->learner != 0;
 		return 0;
 	}
+	case SL_CTL_ADD_PEER:
+		return core_add_peer(c, ctl->node, ctl->learner != 0);
+	case SL_CTL_REMOVE_PEER:
+		return core_remove_peer(c, ctl->node);
 	}
 	return -EINVAL;
 }

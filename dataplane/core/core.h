@@ -40,6 +40,7 @@ struct sl_core_config {
 	uint32_t cluster_id;
 	uint16_t members[SL_NODE_MAX]; /* every node of the cluster, self included */
 	uint8_t n_members;
+	uint8_t max_members; /* room for SL_CTL_ADD_PEER up to this many (0: n_members) */
 	struct sl_limits limits;
 	uint32_t ring_records;	 /* in-memory log ring, a power of two */
 	uint32_t window_records; /* per follower, unacknowledged records in flight */

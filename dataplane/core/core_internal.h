@@ -178,6 +178,7 @@ bool core_is_member(const struct sl_core *c, uint16_t node);
 
 /* leader.c */
 void core_leader_start(struct sl_core *c, struct sl_actions *out);
+void core_leader_peer_reset(struct sl_core *c, struct core_peer *p);
 void core_leader_client_write(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
 void core_leader_on_ack(struct sl_core *c, uint16_t src, const struct sl_ack *ack,
 			struct sl_actions *out);

@@ -79,21 +79,23 @@ static void leader_adopt_log_policy(struct sl_core *c)
 	}
 }
 
+/* A follower whose position the leader does not know yet: probed from our end. */
+void core_leader_peer_reset(struct sl_core *c, struct core_peer *p)
+{
+	*p = (struct core_peer){ .id = p->id,
+				 .learner = p->learner,
+				 .next_lsn = c->last_lsn + 1,
+				 .probe_lsn = c->last_lsn + 1,
+				 .rto_ns = c->cfg.rto_max_ns / 4 > c->cfg.rto_min_ns
+						   ? c->cfg.rto_max_ns / 4
+						   : c->cfg.rto_min_ns,
+				 .progress_ns = c->now_ns };
+}
+
 void core_leader_start(struct sl_core *c, struct sl_actions *out)
 {
-	for (unsigned i = 0; i < c->n_peers; i++) {
-		struct core_peer *p = &c->peers[i];
-		bool learner = p->learner;
-
-		*p = (struct core_peer){ .id = p->id,
-					 .learner = learner,
-					 .next_lsn = c->last_lsn + 1,
-					 .probe_lsn = c->last_lsn + 1,
-					 .rto_ns = c->cfg.rto_max_ns / 4 > c->cfg.rto_min_ns
-							   ? c->cfg.rto_max_ns / 4
-							   : c->cfg.rto_min_ns,
-					 .progress_ns = c->now_ns };
-	}
+	for (unsigned i = 0; i < c->n_peers; i++)
+		core_leader_peer_reset(c, &c->peers[i]);
 	leader_adopt_log_policy(c);
 	c->degraded = false;
 	c->replied_lsn = c->applied_lsn;

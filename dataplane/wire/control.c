@@ -13,6 +13,8 @@ static const char *const cmd_names[SL_CTL__MAX] = {
 	[SL_CTL_SET_LEARNER] = "set_learner",
 	[SL_CTL_PAUSE] = "pause",
 	[SL_CTL_RENEW] = "renew",
+	[SL_CTL_ADD_PEER] = "add_peer",
+	[SL_CTL_REMOVE_PEER] = "remove_peer",
 };
 
 const char *sl_role_name(unsigned role)

@@ -241,11 +241,21 @@ static int enc_report(json_t *o, const struct sl_node_report *r)
 	return enc_peers(st, s);
 }
 
+/* Commands that name a node (node 0 is refused for them). */
+static bool cmd_names_node(unsigned cmd)
+{
+	return cmd == SL_CTL_FOLLOW || cmd == SL_CTL_SET_LEARNER || cmd == SL_CTL_ADD_PEER ||
+	       cmd == SL_CTL_REMOVE_PEER;
+}
+
 static int enc_cmd(json_t *o, const struct sl_control *c)
 {
 	if (c->cmd == 0 || c->cmd >= SL_CTL__MAX)
 		return -EINVAL;
-	if ((c->cmd == SL_CTL_FOLLOW || c->cmd == SL_CTL_SET_LEARNER) && c->node == 0)
+	if (cmd_names_node(c->cmd) && c->node == 0)
+		return -EINVAL;
+	if (c->cmd == SL_CTL_ADD_PEER &&
+	    (c->addr[0] == '\0' || put_str(o, "addr", c->addr, sizeof(c->addr)) != 0))
 		return -EINVAL;
 	if (put(o, "cmd", json_string(sl_control_cmd_name(c->cmd))) != 0 ||
 	    put_fields(o, c, cmd_fields, CTLMSG_DIM(cmd_fields)) != 0)
@@ -529,14 +539,21 @@ static int dec_cmd(struct dec *d, const json_t *o, struct sl_control *c)
 		      : -1;
 	if (cmd < 0)
 		return dec_fail(d, "cmd must be promote, follow, fence, set_policy, set_learner, "
-				   "pause or renew");
+				   "pause, renew, add_peer or remove_peer");
 	c->cmd = (uint8_t)cmd;
 	rc = get_fields(d, o, "", cmd_fields, CTLMSG_DIM(cmd_fields), c);
 	if (rc != 0)
 		return rc;
-	if ((cmd == SL_CTL_FOLLOW || cmd == SL_CTL_SET_LEARNER) && c->node == 0)
+	if (cmd_names_node(c->cmd) && c->node == 0)
 		return dec_fail(d, "%s needs a node from 1 to %u", sl_control_cmd_name(c->cmd),
 				SL_NODE_MAX);
+	if (cmd == SL_CTL_ADD_PEER) {
+		rc = get_str(d, o, "", "addr", c->addr, sizeof(c->addr));
+		if (rc != 0)
+			return rc;
+		if (c->addr[0] == '\0')
+			return dec_fail(d, "add_peer needs the node's addr");
+	}
 	/* Only set_policy needs the policy; the others carry it when they have one. */
 	if (cmd != SL_CTL_SET_POLICY && !json_object_get(o, "policy"))
 		return 0;

@@ -30,16 +30,19 @@ enum sl_control_cmd {
 	SL_CTL_SET_LEARNER, /* leader: count node (learner = 0) or not (learner = 1) */
 	SL_CTL_PAUSE,	    /* leader of epoch: refuse new writes (pause = 1) or take them again */
 	SL_CTL_RENEW,	    /* the controller heard this node at epoch: renews the lease */
+	SL_CTL_ADD_PEER,    /* node joins the peers (learner = 1: not counted), at addr */
+	SL_CTL_REMOVE_PEER, /* node leaves the peers */
 	SL_CTL__MAX,
 };
 
 struct sl_control {
 	uint8_t cmd;
 	uint8_t learner;
-	uint16_t node; /* FOLLOW: the leader; SET_LEARNER: the node */
+	uint16_t node; /* FOLLOW: the leader; SET_LEARNER, ADD_PEER, REMOVE_PEER: the node */
 	uint32_t epoch;
 	uint8_t pause; /* PAUSE */
 	struct sl_policy policy;
+	char addr[48]; /* ADD_PEER: "IPv4:port" of the node's data path (as data_addr) */
 };
 
 /* Per-follower view for status (leader only). */

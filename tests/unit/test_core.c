@@ -836,6 +836,66 @@ static void test_follower_history_outlived(void **state)
 	tn_stop(&t);
 }
 
+/* ---- peers added and removed at run time (the controller's add-node, remove-node) ---- */
+
+/*
+ * A leader of 1..3 with room for more takes node 4 as a learner: probed from its end at
+ * once, never counted by `all` (a write commits without it), counted once told so.
+ * Node 3 removed: nothing is sent to it, and its frames are foreign. A core without
+ * room (max_members 0: its configured members) refuses a new peer.
+ */
+static void test_peers_added_and_removed(void **state)
+{
+	struct sl_core_config cfg;
+	struct tnode t;
+	uint64_t foreign;
+
+	(void)state;
+	tn_config(&cfg, 1, 3);
+	cfg.policy.kind = SL_POLICY_ALL;
+	cfg.policy.level = SL_LEVEL_RECEIVED;
+	cfg.max_members = 8;
+	leader_of(&t, &cfg);						  /* its NOOP is LSN 1 */
+	assert_int_equal(control(&t, SL_CTL_ADD_PEER, 1, 1, 0), -EINVAL); /* itself */
+	assert_int_equal(control(&t, SL_CTL_ADD_PEER, 1, 4, 1), 0);
+	assert_int_equal(status(&t).n_peers, 3);
+	tick(&t);
+	assert_true(appends_from(&t, 4, 1) == 1); /* a heartbeat from our end */
+	frame_ack(&t, 2, 1, 1);
+	frame_ack(&t, 3, 1, 1);
+	client_write(&t, 9, 1, "k", "v", 77); /* LSN 2 */
+	tick(&t);
+	frame_ack(&t, 2, 1, 2);
+	frame_ack(&t, 3, 1, 2);
+	assert_true(status(&t).commit_lsn == 2); /* the learner did not hold it up */
+	assert_int_equal(control(&t, SL_CTL_ADD_PEER, 1, 4, 0), 0); /* now counted */
+	client_write(&t, 9, 2, "k", "w", 78);			    /* LSN 3 */
+	tick(&t);
+	frame_ack(&t, 2, 1, 3);
+	frame_ack(&t, 3, 1, 3);
+	assert_true(status(&t).commit_lsn == 2); /* `all` waits for node 4 now */
+	frame_ack(&t, 4, 1, 3);
+	assert_true(status(&t).commit_lsn == 3);
+	assert_int_equal(control(&t, SL_CTL_REMOVE_PEER, 1, 3, 0), 0);
+	assert_int_equal(status(&t).n_peers, 2);
+	client_write(&t, 9, 3, "k", "x", 79); /* LSN 4 */
+	tick(&t);
+	assert_true(appends_from(&t, 3, 3) == 0);
+	foreign = sl_core_stats(t.c)->foreign_frames;
+	frame_ack(&t, 3, 1, 4);
+	assert_true(sl_core_stats(t.c)->foreign_frames == foreign + 1);
+	frame_ack(&t, 2, 1, 4);
+	frame_ack(&t, 4, 1, 4);
+	assert_true(status(&t).commit_lsn == 4); /* 1, 2 and 4 are all there is */
+	assert_int_equal(control(&t, SL_CTL_REMOVE_PEER, 1, 3, 0), 0); /* done already */
+	tn_stop(&t);
+
+	tn_config(&cfg, 1, 3);
+	leader_of(&t, &cfg);
+	assert_int_equal(control(&t, SL_CTL_ADD_PEER, 1, 4, 1), -ENOSPC);
+	tn_stop(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_leader_probes_from_its_end),
 		cmocka_unit_test(test_follower_history_outlived),
+		cmocka_unit_test(test_peers_added_and_removed),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -208,9 +208,14 @@ static void test_round_trip_every_command(void **state)
 			m.u.cmd.learner = (uint8_t)(i & 1);
 			m.u.cmd.pause = (uint8_t)(i >> 1 & 1);
 			m.u.cmd.policy = policy_of(policies[i]);
+			if (cmd ==
+			    SL_CTL_ADD_PEER) /* the longest address there is, or a short one */
+				strcpy(m.u.cmd.addr,
+				       i == 2 ? "255.255.255.255:65535" : "10.77.0.4:7400");
 			round_trip(&m);
 			assert_non_null(strstr(line, sl_control_cmd_name(cmd)));
-			if (cmd == SL_CTL_FOLLOW || cmd == SL_CTL_SET_LEARNER)
+			if (cmd == SL_CTL_FOLLOW || cmd == SL_CTL_SET_LEARNER ||
+			    cmd == SL_CTL_ADD_PEER || cmd == SL_CTL_REMOVE_PEER)
 				continue;
 			m.u.cmd.node = 0; /* PROMOTE, FENCE, ... name no node */
 			round_trip(&m);
@@ -502,6 +507,18 @@ static void test_refuse_cmd_hello_note(void **state)
 		"set_learner needs a node");
 	refused(CMD_PREFIX "\"cmd\":\"follow\",\"epoch\":1,\"node\":65,\"learner\":0,\"pause\":0}",
 		"node must be from 0 to 64, not 65");
+	refused(CMD_PREFIX "\"cmd\":\"remove_peer\",\"epoch\":1,\"node\":0,\"learner\":0,"
+			   "\"pause\":0}",
+		"remove_peer needs a node");
+	refused(CMD_PREFIX "\"cmd\":\"add_peer\",\"epoch\":1,\"node\":4,\"learner\":1,"
+			   "\"pause\":0}",
+		"addr");
+	refused(CMD_PREFIX "\"cmd\":\"add_peer\",\"epoch\":1,\"node\":4,\"learner\":1,"
+			   "\"pause\":0,\"addr\":\"\"}",
+		"add_peer needs the node's addr");
+	refused(CMD_PREFIX "\"cmd\":\"add_peer\",\"epoch\":1,\"node\":4,\"learner\":1,"
+			   "\"pause\":0,\"addr\":7}",
+		"addr must be a string");
 	refused(CMD_PREFIX "\"cmd\":\"pause\",\"epoch\":1,\"node\":0,\"learner\":0,\"pause\":2}",
 		"pause must be from 0 to 1, not 2");
 	refused(CMD_PREFIX "\"cmd\":\"follow\",\"epoch\":1,\"node\":2,\"learner\":true,"
@@ -568,6 +585,9 @@ static void test_encode_refusals(void **state)
 	m.u.cmd.policy.kind = 9; /* not a policy */
 	assert_int_equal(sl_ctl_encode(&m, line, sizeof(line)), -EINVAL);
 	m.u.cmd.policy.kind = SL_POLICY_ALL;
+	m.u.cmd.cmd = SL_CTL_ADD_PEER; /* without its address */
+	assert_int_equal(sl_ctl_encode(&m, line, sizeof(line)), -EINVAL);
+	m.u.cmd.cmd = SL_CTL_FOLLOW;
 	assert_true(sl_ctl_encode(&m, line, sizeof(line)) > 0);
 	/* too small a buffer, and one that fits exactly (the line, newline, NUL) */
 	assert_int_equal(sl_ctl_encode(&m, line, 10), -ENOSPC);
