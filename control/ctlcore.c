@@ -123,14 +123,17 @@ static struct ctl_action *push(struct ctl *c, uint8_t type)
 	return a;
 }
 
-/* A command of the current epoch; every command carries the controller's policy. */
-static void send_cmd(struct ctl *c, uint16_t to, uint8_t cmd, uint16_t node, bool learner,
-		     bool pause)
+/*
+ * A command of the current epoch; every command carries the controller's policy.
+ * Returns it (NULL when the actions are full) for what only some commands carry.
+ */
+static struct sl_control *send_cmd(struct ctl *c, uint16_t to, uint8_t cmd, uint16_t node,
+				   bool learner, bool pause)
 {
 	struct ctl_action *a = push(c, CTL_ACT_SEND);
 
 	if (!a)
-		return;
+		return NULL;
 	a->u.send.node = to;
 	a->u.send.cmd = (struct sl_control){ .cmd = cmd,
 					     .learner = learner,
@@ -138,6 +141,7 @@ static void send_cmd(struct ctl *c, uint16_t to, uint8_t cmd, uint16_t node, boo
 					     .epoch = c->st.epoch,
 					     .pause = pause,
 					     .policy = c->st.policy };
+	return &a->u.send.cmd;
 }
 
 __attribute__((format(printf, 6, 7))) static void
@@ -635,6 +639,42 @@ static void peers_reconcile(struct ctl *c, const struct sl_core_status *s)
 	}
 }
 
+static bool peer_listed(const struct sl_core_status *s, uint16_t id)
+{
+	for (unsigned p = 0; p < s->n_peers && p < SL_NODE_MAX; p++)
+		if (s->peers[p].node == id)
+			return true;
+	return false;
+}
+
+/*
+ * The membership is the controller's: every member knows every other as a peer, and
+ * no other node. A member's report lists its peers. One missing (a node added) gets
+ * ADD_PEER with the data address that member reported (not heard yet: a later report
+ * asks again); one that is no member (a spare, a node removed) gets REMOVE_PEER. Each
+ * report asks again until the node's peers agree.
+ */
+static void peers_sync(struct ctl *c, const struct ctl_node *n)
+{
+	const struct sl_core_status *s = &n->v.last.st;
+
+	for (unsigned i = 0; i < c->st.n_members; i++) {
+		const struct ctl_node *m = &c->nodes[i];
+		struct sl_control *cmd;
+
+		if (m->v.id == n->v.id || !m->seen || m->v.last.data_addr[0] == '\0' ||
+		    peer_listed(s, m->v.id))
+			continue;
+		cmd = send_cmd(c, n->v.id, SL_CTL_ADD_PEER, m->v.id, c->st.members[i].learner,
+			       false);
+		if (cmd)
+			memcpy(cmd->addr, m->v.last.data_addr, sizeof(cmd->addr));
+	}
+	for (unsigned p = 0; p < s->n_peers && p < SL_NODE_MAX; p++)
+		if (member_index(c, s->peers[p].node) < 0)
+			send_cmd(c, n->v.id, SL_CTL_REMOVE_PEER, s->peers[p].node, false, false);
+}
+
 static void switchover_check(struct ctl *c);
 
 /* A report of the leader of record (STEADY or SWITCHOVER). */
@@ -839,6 +879,8 @@ static int on_report(struct ctl *c, const struct sl_node_report *r)
 		failover_try(c);
 		return 0;
 	}
+	/* Peers first: a node added may not know its leader yet, and FOLLOW needs it. */
+	peers_sync(c, n);
 	if (r->node == c->st.leader)
 		leader_report(c, r);
 	else
@@ -997,7 +1039,9 @@ static int admin_add_node(struct ctl *c, const struct ctl_admin *ad)
 	n->v.id = ad->node;
 	n->v.learner = true;
 	changed(c);
-	if (c->st.leader)
+	/* A peer of the leader already (a spare not removed yet) stops counting at once;
+	 * otherwise ADD_PEER adds it as a learner once it has reported its address. */
+	if (c->st.leader && peer_listed(&node_of(c, c->st.leader)->v.last.st, ad->node))
 		send_cmd(c, c->st.leader, SL_CTL_SET_LEARNER, ad->node, true, false);
 	event(c, CTL_EV_MEMBER, ad->node, 1, 0,
 	      "n%u joins as a learner: it receives the log and counts for the commit policy once "

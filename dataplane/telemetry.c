@@ -261,8 +261,13 @@ static int tele_peers(const char *cmd, const char *params, struct rte_tel_data *
 		if (!c)
 			return -ENOMEM;
 		rte_tel_data_start_dict(c);
-		rte_tel_data_add_dict_u64(c, "healthy", p->healthy);
 		rte_tel_data_add_dict_u64(c, "learner", p->learner);
+		snprintf(name, sizeof(name), "n%u", p->node);
+		if (s.st.role != SL_ROLE_LEADER) { /* only a leader tracks its peers' positions */
+			rte_tel_data_add_dict_container(d, name, c, 0);
+			continue;
+		}
+		rte_tel_data_add_dict_u64(c, "healthy", p->healthy);
 		rte_tel_data_add_dict_u64(c, "sync", p->sync);
 		ADD(c, p, received_lsn);
 		ADD(c, p, flushed_lsn);
@@ -271,7 +276,6 @@ static int tele_peers(const char *cmd, const char *params, struct rte_tel_data *
 		ADD(c, p, lag_bytes);
 		ADD(c, p, lag_ns);
 		ADD(c, p, rto_ns);
-		snprintf(name, sizeof(name), "n%u", p->node);
 		rte_tel_data_add_dict_container(d, name, c, 0);
 	}
 	return 0;

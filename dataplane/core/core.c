@@ -785,15 +785,19 @@ void sl_core_status(const struct sl_core *c, uint64_t now_ns, struct sl_core_sta
 	out->degraded = c->degraded;
 	out->policy = c->policy;
 	out->lease_expired = c->lease_expired;
+	out->n_peers = c->n_peers;
 	if (c->role != SL_ROLE_LEADER) {
 		if (c->leader_heard_ns == UINT64_MAX)
 			out->leader_age_ns = UINT64_MAX;
 		else if (now_ns > c->leader_heard_ns)
 			out->leader_age_ns = now_ns - c->leader_heard_ns;
+		/* Which peers it has (the controller's membership checks them), no positions. */
+		for (unsigned i = 0; i < c->n_peers; i++)
+			out->peers[i] = (struct sl_peer_status){ .node = c->peers[i].id,
+								 .learner = c->peers[i].learner };
 		return;
 	}
 	out->paused = core_paused(c, now_ns);
-	out->n_peers = c->n_peers;
 	for (unsigned i = 0; i < c->n_peers; i++)
 		peer_status(c, &c->peers[i], now_ns, &out->peers[i]);
 }

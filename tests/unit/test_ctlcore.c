@@ -30,6 +30,7 @@ struct model {
 	bool dead; /* reports nothing, executes nothing */
 	bool cut;  /* the controller neither hears nor reaches it; the nodes still do */
 	uint64_t died_ns;
+	uint64_t peers; /* bit id - 1: its core's peers (ADD_PEER and REMOVE_PEER change it) */
 	struct sl_node_report r;
 };
 
@@ -168,7 +169,47 @@ static void model_apply(struct h *h, uint16_t id, const struct sl_control *cmd)
 			if (s->peers[p].node == cmd->node)
 				s->peers[p].learner = cmd->learner;
 		break;
+	case SL_CTL_ADD_PEER:
+		assert_true(cmd->addr[0] != '\0');
+		h->m[id].peers |= 1ull << (cmd->node - 1);
+		break;
+	case SL_CTL_REMOVE_PEER:
+		h->m[id].peers &= ~(1ull << (cmd->node - 1));
+		break;
 	}
+}
+
+/*
+ * The peers a report lists, as its core would: one entry per peer of the model, those a
+ * test filled in (a leader's view of them) kept, the others plain.
+ */
+static void model_peers(struct model *m)
+{
+	struct sl_core_status *s = &m->r.st;
+	struct sl_peer_status list[SL_NODE_MAX];
+	unsigned n = 0;
+
+	for (uint16_t id = 1; id <= SL_NODE_MAX; id++) {
+		if (!(m->peers >> (id - 1) & 1))
+			continue;
+		list[n] = (struct sl_peer_status){ .node = id };
+		for (unsigned p = 0; p < s->n_peers; p++)
+			if (s->peers[p].node == id)
+				list[n] = s->peers[p];
+		n++;
+	}
+	memcpy(s->peers, list, n * sizeof(list[0]));
+	s->n_peers = (uint8_t)n;
+}
+
+/* The entry of node id in a status's peers. */
+static struct sl_peer_status *peer_in(struct sl_core_status *s, uint16_t id)
+{
+	for (unsigned p = 0; p < s->n_peers; p++)
+		if (s->peers[p].node == id)
+			return &s->peers[p];
+	fail_msg("n%u is not a peer", id);
+	return NULL;
 }
 
 /* Executes the last step's commands on the models. */
@@ -191,6 +232,7 @@ static int report(struct h *h, uint16_t id)
 	if (m->dead || m->cut)
 		return 0;
 	m->r.seq++;
+	model_peers(m);
 	if ((s->role == SL_ROLE_FOLLOWER || s->role == SL_ROLE_LEARNER) && s->leader) {
 		const struct model *l = &h->m[s->leader];
 		bool leads =
@@ -275,6 +317,7 @@ static void h_init(struct h *h, unsigned n, const char *policy, uint16_t preferr
 						      .may_lead = true };
 		h->m[id].r.st.leader_age_ns = UINT64_MAX;
 		snprintf(h->m[id].r.data_addr, sizeof(h->m[id].r.data_addr), "10.0.0.%u:7400", id);
+		h->m[id].peers = ((1ull << n) - 1) & ~(1ull << (id - 1)); /* the others */
 	}
 	h->mem = malloc(ctl_mem_size());
 	assert_non_null(h->mem);
@@ -979,25 +1022,40 @@ static void test_add_learner_and_promote(void **state)
 	assert_int_equal(ctl_node(h->c, 3)->id, 4);
 	assert_true(ctl_node(h->c, 3)->learner);
 	assert_null(ctl_node(h->c, 4));
-	assert_int_equal(log_send(h, SL_CTL_SET_LEARNER, 1, 0)->node, 4);
-	assert_int_equal(log_send(h, SL_CTL_SET_LEARNER, 1, 0)->learner, 1);
+	/* Not a peer of the leader: nothing to tell it until node 4 reports its address. */
+	assert_int_equal(log_count_sends(h, SL_CTL_SET_LEARNER, 1), 0);
 	assert_non_null(log_event(h, CTL_EV_MEMBER, 0));
-	/* The new node starts empty and fenced: told to follow as a learner. */
+	/*
+	 * The new node starts empty and fenced, configured with no peer: told every member
+	 * (with the address each reported) before it is told to follow, as a learner. The
+	 * others are told about it once it has reported its address.
+	 */
 	h->n = 4;
 	h->m[4].r =
 		(struct sl_node_report){ .node = 4, .cluster_id = CLUSTER_ID, .may_lead = true };
+	strcpy(h->m[4].r.data_addr, "10.0.0.4:7400");
+	log_clear(h);
 	report(h, 4);
+	for (uint16_t id = 1; id <= 3; id++)
+		assert_int_equal(log_send(h, SL_CTL_ADD_PEER, 4, id - 1)->node, id);
+	assert_string_equal(log_send(h, SL_CTL_ADD_PEER, 4, 0)->addr, "10.0.0.1:7400");
+	assert_true(h->log[h->n_log - 1].a.u.send.cmd.cmd == SL_CTL_FOLLOW); /* after them */
 	assert_int_equal(log_send(h, SL_CTL_FOLLOW, 4, 0)->learner, 1);
 	assert_int_equal(h->m[4].r.st.role, SL_ROLE_LEARNER);
+	assert_int_equal(h->m[4].peers, 7);
+	report(h, 1);
+	assert_int_equal(log_send(h, SL_CTL_ADD_PEER, 1, 0)->node, 4);
+	assert_int_equal(log_send(h, SL_CTL_ADD_PEER, 1, 0)->learner, 1);
+	assert_string_equal(log_send(h, SL_CTL_ADD_PEER, 1, 0)->addr, "10.0.0.4:7400");
 	/* Far behind: stays a learner. */
-	ls->n_peers = 1;
-	ls->peers[0] = (struct sl_peer_status){
+	report(h, 1);
+	*peer_in(ls, 4) = (struct sl_peer_status){
 		.node = 4, .learner = true, .healthy = true, .lag_records = 1000
 	};
 	report(h, 1);
 	assert_true(st->members[3].learner);
 	/* Close enough: a member. */
-	ls->peers[0].lag_records = 10;
+	peer_in(ls, 4)->lag_records = 10;
 	log_clear(h);
 	report(h, 1);
 	assert_false(st->members[3].learner);
@@ -1032,32 +1090,33 @@ static void test_learner_not_counted_nor_promoted(void **state)
 	h_free(h);
 }
 
-/* A configured peer that is no member (a spare) is made a learner at the leader, or
- * `all` would wait for it for ever; members are left alone. */
-static void test_spare_peer_made_learner(void **state)
+/*
+ * A configured peer that is no member (a spare, a node removed) is removed from every
+ * node's peers, or `all` would wait for it for ever; members are left alone. A leader
+ * that lists it meanwhile is also told it is a learner.
+ */
+static void test_spare_peer_removed(void **state)
 {
 	struct h *h = elected(3, "all", 0);
 	const struct ctl_state *st = ctl_state(h->c);
-	struct sl_core_status *ls = &h->m[st->leader].r.st;
-	uint16_t others[2], n = 0;
 
 	(void)state;
 	for (uint16_t id = 1; id <= 3; id++)
-		if (id != st->leader)
-			others[n++] = id;
-	ls->n_peers = 3;
-	ls->peers[0] = (struct sl_peer_status){ .node = others[0], .healthy = true };
-	ls->peers[1] = (struct sl_peer_status){ .node = others[1], .healthy = true };
-	ls->peers[2] = (struct sl_peer_status){ .node = 4 }; /* a spare */
+		h->m[id].peers |= 1ull << 3; /* node 4 is in every configuration */
 	log_clear(h);
-	report(h, st->leader);
-	assert_int_equal(log_count_sends(h, SL_CTL_SET_LEARNER, st->leader), 1);
+	for (uint16_t id = 1; id <= 3; id++) {
+		report(h, id);
+		assert_int_equal(log_count_sends(h, SL_CTL_REMOVE_PEER, id), 1);
+		assert_int_equal(log_send(h, SL_CTL_REMOVE_PEER, id, 0)->node, 4);
+		assert_int_equal(h->m[id].peers, 7 & ~(1ull << (id - 1)));
+	}
 	assert_int_equal(log_send(h, SL_CTL_SET_LEARNER, st->leader, 0)->node, 4);
-	assert_int_equal(log_send(h, SL_CTL_SET_LEARNER, st->leader, 0)->learner, 1);
-	assert_true(ls->peers[2].learner);
+	assert_int_equal(log_count_sends(h, SL_CTL_ADD_PEER, 0), 0);
 	log_clear(h);
-	report(h, st->leader); /* told once: nothing more to say */
-	assert_int_equal(log_count_sends(h, SL_CTL_SET_LEARNER, st->leader), 0);
+	for (uint16_t id = 1; id <= 3; id++)
+		report(h, id); /* the peers agree: nothing more to say */
+	assert_int_equal(log_count_sends(h, SL_CTL_REMOVE_PEER, 0), 0);
+	assert_int_equal(log_count_sends(h, SL_CTL_SET_LEARNER, 0), 0);
 	h_free(h);
 }
 
@@ -1367,7 +1426,7 @@ int main(void)
 		cmocka_unit_test(test_failover_to_silent_target),
 		cmocka_unit_test(test_add_learner_and_promote),
 		cmocka_unit_test(test_learner_not_counted_nor_promoted),
-		cmocka_unit_test(test_spare_peer_made_learner),
+		cmocka_unit_test(test_spare_peer_removed),
 		cmocka_unit_test(test_remove_refusals),
 		cmocka_unit_test(test_set_policy_refusals),
 		cmocka_unit_test(test_save_precedes_new_epoch),

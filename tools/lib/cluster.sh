@@ -25,7 +25,8 @@
 #   SL_BUILD (build dir, required), SL_DIR (work dir, required), SL_N (3),
 #   SL_CLUSTER_ID (7), SL_POLICY ("all"), SL_DURABILITY (fsync), SL_WAL_MODE (direct),
 #   SL_LCORES (2), SL_EXTRA_CONF (lines appended to every node's file: in [wal] unless
-#   they open a section), SL_UP_NODES (the nodes sl_up starts: all N)
+#   they open a section), SL_UP_NODES (the nodes sl_up starts: all N), SL_CONF_PEERS
+#   (the nodes the files name as peers: all N)
 #   controller mode: SL_CONTROLLER (0), SL_FAILURE_TIMEOUT_MS (1000), SL_CTL_MEMBERS
 #   (1,...,N), SL_CTL_EXTRA_CONF (lines appended to the controller's [controller]
 #   section)
@@ -144,7 +145,7 @@ EOF
 policy = $SL_POLICY
 durability = $SL_DURABILITY
 EOF
-	for j in $(seq 1 "$SL_N"); do
+	for j in ${SL_CONF_PEERS:-$(seq 1 "$SL_N")}; do
 		[ "$j" -ne "$i" ] && echo "peer = $j $SL_NET.$j"
 	done
 	[ "$SL_CONTROLLER" = 1 ] && printf '\n[control]\ncontroller = %s\n' "$SL_CTL_AGENTS"
