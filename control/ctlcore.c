@@ -48,7 +48,6 @@ struct ctl {
 	uint64_t now_ns;
 	uint64_t start_ns; /* the first input: silence before it is not held against a node */
 	bool started;
-	uint16_t old_leader;  /* FAILOVER: the leader replaced (0: none, or lost in a restart) */
 	uint16_t fo_skip;     /* FAILOVER: neither counted nor chosen (the operator's "not n1") */
 	uint64_t fo_start_ns; /* FAILOVER: when the fences went out */
 	uint32_t fo_count;    /* FAILOVER: fenced positions counted at the last look */
@@ -332,7 +331,7 @@ __attribute__((format(printf, 3, 4))) static void failover_start(struct ctl *c, 
 	c->st.leader = 0;
 	c->st.phase = CTL_PHASE_FAILOVER;
 	changed(c);
-	c->old_leader = old;
+	c->st.old_leader = old;
 	c->fo_start_ns = c->now_ns;
 	c->fo_count = UINT32_MAX;
 	c->fo_refused = (struct ctl_refusal){ 0 };
@@ -447,7 +446,7 @@ static const struct ctl_node *failover_pick(struct ctl *c, const struct ctl_node
 
 static void failover_promote(struct ctl *c, const struct ctl_node *pick)
 {
-	uint16_t id = pick->v.id, old = c->old_leader;
+	uint16_t id = pick->v.id, old = c->st.old_leader;
 	uint64_t last = pick->v.last.st.last_lsn;
 	uint64_t lost = c->st.commit_seen > last ? c->st.commit_seen - last : 0;
 
@@ -463,6 +462,7 @@ static void failover_promote(struct ctl *c, const struct ctl_node *pick)
 	c->st.force = false;
 	c->fo_skip = 0;
 	c->st.commit_seen -= lost; /* the old epoch's records past last are gone */
+	c->st.old_leader = 0;
 	changed(c);
 	reconfigure(c, id, old);
 	event(c, CTL_EV_PROMOTED, id, c->st.epoch, last,
@@ -841,7 +841,7 @@ static bool epoch_adopt(struct ctl *c, const struct sl_node_report *r)
 		return false;
 	failover_unplanned(c);
 	c->st.epoch = r->st.epoch;
-	failover_start(c, c->st.leader ? c->st.leader : c->old_leader,
+	failover_start(c, c->st.leader ? c->st.leader : c->st.old_leader,
 		       "n%u reports epoch %" PRIu32 ", above the %" PRIu32
 		       " the controller stored: its state was behind.",
 		       r->node, r->st.epoch, stored);

@@ -58,12 +58,14 @@ enum ctl_phase {
 struct ctl_state {
 	uint64_t version; /* +1 on every change */
 	uint32_t cluster_id;
-	uint32_t epoch;	    /* the highest epoch handed out */
-	uint16_t leader;    /* of epoch; 0: none */
-	uint8_t phase;	    /* CTL_PHASE_* */
-	uint16_t target;    /* switchover target, or failover --to (0: the best) */
-	bool force;	    /* failover --force: the async lag bound is waived */
-	uint16_t preferred; /* first election: who leads when everyone is equal */
+	uint32_t epoch;	     /* the highest epoch handed out */
+	uint16_t leader;     /* of epoch; 0: none */
+	uint8_t phase;	     /* CTL_PHASE_* */
+	uint16_t target;     /* switchover target, or failover --to (0: the best) */
+	uint16_t old_leader; /* FAILOVER: the leader being replaced (0: none); it takes the
+			      * promoted node's place in the policy list */
+	bool force;	     /* failover --force: the async lag bound is waived */
+	uint16_t preferred;  /* first election: who leads when everyone is equal */
 	struct sl_policy policy;
 	struct sl_policy prev_policy; /* in force until policy_lsn is known committed */
 	uint64_t policy_lsn;	      /* the CONFIG record of policy (0: not seen yet) */

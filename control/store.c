@@ -122,6 +122,7 @@ int ctl_state_equal(const struct ctl_state *a, const struct ctl_state *b)
 	if (a->version != b->version || a->cluster_id != b->cluster_id || a->epoch != b->epoch ||
 	    a->leader != b->leader || a->phase != b->phase || a->target != b->target ||
 	    a->force != b->force || a->preferred != b->preferred ||
+	    a->old_leader != b->old_leader ||
 	    memcmp(&a->policy, &b->policy, sizeof(a->policy)) != 0 ||
 	    memcmp(&a->prev_policy, &b->prev_policy, sizeof(a->prev_policy)) != 0 ||
 	    a->policy_lsn != b->policy_lsn || a->commit_seen != b->commit_seen ||
@@ -162,6 +163,7 @@ static json_t *state_json(const struct ctl_state *st)
 	      json_object_set_new(o, "target", json_integer(st->target)) ||
 	      json_object_set_new(o, "force", json_boolean(st->force)) ||
 	      json_object_set_new(o, "preferred", json_integer(st->preferred)) ||
+	      json_object_set_new(o, "old_leader", json_integer(st->old_leader)) ||
 	      json_object_set_new(o, "policy", policy_json(&st->policy)) ||
 	      json_object_set_new(o, "prev_policy", policy_json(&st->prev_policy)) ||
 	      json_object_set_new(o, "policy_lsn", json_integer((json_int_t)st->policy_lsn)) ||
@@ -323,8 +325,8 @@ static int decode_state(const json_t *o, struct ctl_state *st, char *err, size_t
 	static const char *const names[] = { "version", "cluster_id",  "epoch",	     "leader",
 					     "phase",	"target",      "force",	     "preferred",
 					     "policy",	"prev_policy", "policy_lsn", "commit_seen",
-					     "members" };
-	uint64_t v[6];
+					     "members", "old_leader" };
+	uint64_t v[6] = { 0 };
 
 	if (!json_is_object(o))
 		return fail(err, err_len, "state: not an object");
@@ -337,6 +339,9 @@ static int decode_state(const json_t *o, struct ctl_state *st, char *err, size_t
 	    get_uint(o, "target", SL_NODE_MAX, &v[3], err, err_len) != 0 ||
 	    get_bool(o, "force", &st->force, err, err_len) != 0 ||
 	    get_uint(o, "preferred", SL_NODE_MAX, &v[4], err, err_len) != 0 ||
+	    /* Newer than the first state files: absent is none. */
+	    (json_object_get(o, "old_leader") &&
+	     get_uint(o, "old_leader", SL_NODE_MAX, &v[5], err, err_len) != 0) ||
 	    get_policy(o, "policy", &st->policy, err, err_len) != 0 ||
 	    get_policy(o, "prev_policy", &st->prev_policy, err, err_len) != 0 ||
 	    get_uint(o, "policy_lsn", INT64_MAX, &st->policy_lsn, err, err_len) != 0 ||
@@ -348,6 +353,7 @@ static int decode_state(const json_t *o, struct ctl_state *st, char *err, size_t
 	st->leader = (uint16_t)v[2];
 	st->target = (uint16_t)v[3];
 	st->preferred = (uint16_t)v[4];
+	st->old_leader = (uint16_t)v[5];
 	return ctl_state_check(st, err, err_len);
 }
 

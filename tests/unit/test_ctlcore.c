@@ -1402,6 +1402,43 @@ static void test_restart_from_stored_state(void **state)
 	h_free(h);
 }
 
+/*
+ * The controller restarts in the middle of a failover, before any position is in: the
+ * stored state still knows which leader is being replaced, so the failover it resumes
+ * puts that node in the promoted one's place in the policy list, as without a restart.
+ */
+static void test_restart_mid_failover_keeps_old_leader(void **state)
+{
+	struct h *h = elected(3, "first 1 (n2, n3)", 0);
+	struct ctl_state saved;
+
+	(void)state;
+	set_pos(h, 1, 1, 12);
+	set_pos(h, 2, 1, 10);
+	set_pos(h, 3, 1, 12);
+	run(h, 2 * REPORT_NS);
+	kill_node(h, 1);
+	/* As run(), stopping at the step that starts the failover. */
+	for (unsigned i = 0; i < 1000 && ctl_state(h->c)->phase != CTL_PHASE_FAILOVER; i++) {
+		h->now += TICK_NS;
+		tick(h);
+		for (uint16_t id = 1; id <= h->n && h->now / TICK_NS % (REPORT_NS / TICK_NS) == 0 &&
+				      ctl_state(h->c)->phase != CTL_PHASE_FAILOVER;
+		     id++)
+			report(h, id);
+	}
+	saved = *ctl_state(h->c);
+	assert_int_equal(saved.old_leader, 1);
+	h->c = ctl_init(h->mem, &h->cfg, &saved);
+	assert_non_null(h->c);
+	until_steady(h, 20 * REPORT_NS);
+	assert_int_equal(ctl_state(h->c)->leader, 3);
+	assert_int_equal(ctl_state(h->c)->old_leader, 0);
+	assert_string_equal(policy_str(&ctl_state(h->c)->policy),
+			    "first 1 (n2,n1) level=flushed durability=fsync sync_timeout_ms=0");
+	h_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1438,6 +1475,7 @@ int main(void)
 		cmocka_unit_test(test_degraded_events),
 		cmocka_unit_test(test_init_refusals),
 		cmocka_unit_test(test_restart_from_stored_state),
+		cmocka_unit_test(test_restart_mid_failover_keeps_old_leader),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0); /* CTL_TRACE lines among cmocka's */

@@ -105,6 +105,7 @@ static void test_round_trip(void **state)
 		st.policy = policy(policies[test_rand(&seed) % 5]);
 		st.prev_policy = policy(policies[test_rand(&seed) % 5]);
 		st.preferred = (uint16_t)(test_rand(&seed) % (SL_NODE_MAX + 1));
+		st.old_leader = (uint16_t)(test_rand(&seed) % (SL_NODE_MAX + 1));
 		st.phase = (uint8_t)(test_rand(&seed) % 4);
 		st.epoch = (uint32_t)(st.phase == CTL_PHASE_BOOT ? test_rand(&seed) % 2
 								 : 1 + test_rand(&seed) % 1000);
@@ -175,6 +176,7 @@ EDIT(e_target_absent, json_object_set_new(st, "target", json_integer(9)))
 EDIT(e_switch_no_target, json_object_set_new(st, "phase", json_string("switchover")))
 EDIT(e_force_int, json_object_set_new(st, "force", json_integer(0)))
 EDIT(e_preferred_big, json_object_set_new(st, "preferred", json_integer(65)))
+EDIT(e_old_leader_big, json_object_set_new(st, "old_leader", json_integer(65)))
 EDIT(e_policy_bad, json_object_set_new(st, "policy", json_string("first 9 (1)")))
 EDIT(e_policy_null, json_object_set_new(st, "policy", json_null()))
 EDIT(e_prev_missing, json_object_del(st, "prev_policy"))
@@ -221,6 +223,7 @@ static void test_corrupt_fields(void **state)
 		{ e_switch_no_target, "switchover without a target" },
 		{ e_force_int, "force: not true or false" },
 		{ e_preferred_big, "preferred: out of range" },
+		{ e_old_leader_big, "old_leader: out of range" },
 		{ e_policy_bad, "policy: " },
 		{ e_policy_null, "policy: not a string" },
 		{ e_prev_missing, "prev_policy: missing" },
