@@ -477,9 +477,14 @@ const struct ctl_node_view *ctl_admin_leader_view(const struct ctl *c)
 	const struct ctl_state *st = ctl_state(c);
 	const struct ctl_node_view *v;
 
+	/* Its view of its peers once it reports as the leader of the epoch: a report made
+	 * before (as a follower, just promoted) lists them without positions. */
 	for (unsigned i = 0; st->leader != 0 && (v = ctl_node(c, i)) != NULL; i++)
 		if (v->id == st->leader)
-			return v->heard_ns != 0 ? v : NULL;
+			return v->heard_ns != 0 && v->last.st.role == SL_ROLE_LEADER &&
+					       v->last.st.epoch == st->epoch
+				       ? v
+				       : NULL;
 	return NULL;
 }
 

@@ -205,12 +205,17 @@ static unsigned quorum_of(const struct ctl *c, const struct sl_policy *p)
 }
 
 /* Until the CONFIG record of a change is known committed, the larger of the two. */
+/* The policy's CONFIG record is not known committed: the previous policy still counts. */
+static bool policy_pending(const struct ctl *c)
+{
+	return c->st.policy_lsn == 0 || c->st.policy_lsn > c->st.commit_seen;
+}
+
 static unsigned ctl_quorum(const struct ctl *c)
 {
 	unsigned q = quorum_of(c, &c->st.policy), prev = quorum_of(c, &c->st.prev_policy);
-	bool pending = c->st.policy_lsn == 0 || c->st.policy_lsn > c->st.commit_seen;
 
-	return pending && prev > q ? prev : q;
+	return policy_pending(c) && prev > q ? prev : q;
 }
 
 static bool eligible(const struct ctl_node *n)
@@ -634,7 +639,8 @@ static void peers_reconcile(struct ctl *c, const struct sl_core_status *s)
 		int i = member_index(c, ps->node);
 		bool learner = i < 0 || c->st.members[i].learner;
 
-		if (ps->learner != learner)
+		/* No member: peers_sync removes it. */
+		if (i >= 0 && ps->learner != learner)
 			send_cmd(c, c->st.leader, SL_CTL_SET_LEARNER, ps->node, learner, false);
 	}
 }
@@ -869,6 +875,9 @@ static int on_report(struct ctl *c, const struct sl_node_report *r)
 	}
 	if (epoch_adopt(c, r))
 		return 0;
+	/* Peers first, in every phase: a node added may not know the leader it is about
+	 * to follow, nor a leader about to be promoted every member it must count. */
+	peers_sync(c, n);
 	switch (c->st.phase) {
 	case CTL_PHASE_BOOT:
 		boot_try(c);
@@ -879,8 +888,6 @@ static int on_report(struct ctl *c, const struct sl_node_report *r)
 		failover_try(c);
 		return 0;
 	}
-	/* Peers first: a node added may not know its leader yet, and FOLLOW needs it. */
-	peers_sync(c, n);
 	if (r->node == c->st.leader)
 		leader_report(c, r);
 	else
@@ -1070,6 +1077,15 @@ static int admin_remove_node(struct ctl *c, const struct ctl_admin *ad)
 				      "n%u is named in the commit policy %s: change the policy "
 				      "first.",
 				      ad->node, policy_text(&c->st.policy, text, sizeof(text)));
+	/* Records may have committed on it under the previous policy: a failover quorum
+	 * without it could miss them until the new policy's CONFIG record commits. */
+	for (unsigned k = 0; policy_pending(c) && k < c->st.prev_policy.n_nodes; k++)
+		if (c->st.prev_policy.nodes[k] == ad->node)
+			return refuse(c, -EBUSY,
+				      "n%u is named in the previous commit policy %s, still in "
+				      "force until the new one commits: try again then.",
+				      ad->node,
+				      policy_text(&c->st.prev_policy, text, sizeof(text)));
 	if (c->st.phase == CTL_PHASE_FAILOVER || c->st.phase == CTL_PHASE_SWITCHOVER)
 		return refuse(c, -EBUSY, "A %s is under way.", ctl_phase_name(c->st.phase));
 	c->st.n_members--;

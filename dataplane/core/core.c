@@ -468,7 +468,11 @@ static int core_add_peer(struct sl_core *c, uint16_t node, bool learner)
 	return 0;
 }
 
-/* A node leaves: its frames are foreign from now on. Never self, nor our leader. */
+/*
+ * A node leaves: nothing is sent to it, its ACKs and NACKs are foreign from now on, and
+ * it counts for no policy (a leader it might become is fenced by epoch, as any other).
+ * Never self, nor our leader.
+ */
 static int core_remove_peer(struct sl_core *c, uint16_t node)
 {
 	unsigned i;

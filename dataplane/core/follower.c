@@ -76,6 +76,16 @@ static void follower_learn_commit(struct sl_core *c, uint64_t leader_commit)
 }
 
 /*
+ * Up to match_lsn our log is known to be this leader's: it matched in this epoch (a new
+ * leader or epoch resets it, a truncation lowers it). So a record there is the leader's,
+ * whatever our epoch history still remembers of it.
+ */
+static bool follower_matched(const struct sl_core *c, const struct core_append *ap, uint64_t lsn)
+{
+	return ap->epoch == c->epoch && lsn <= c->match_lsn;
+}
+
+/*
  * Takes the records of an APPEND whose prev matched. A record we already hold with the
  * same epoch is a duplicate; one with another epoch starts a divergent suffix, which is
  * truncated before the leader's record is appended. Returns the last LSN processed.
@@ -93,7 +103,8 @@ static uint64_t follower_take(struct sl_core *c, const struct core_append *ap,
 		if (h.lsn != lsn + 1 || h.epoch > ap->epoch)
 			break; /* not the leader's next record: drop the rest */
 		if (h.lsn <= c->last_lsn) {
-			if (core_epoch_at(c, h.lsn) == h.epoch ||
+			/* Matched already in this epoch, or of the same epoch: the same record. */
+			if (follower_matched(c, ap, h.lsn) || core_epoch_at(c, h.lsn) == h.epoch ||
 			    CORE_BUG(c, SL_BUG_SKIP_TRUNCATE)) {
 				core_free(out, ap->recs[i].handle);
 				lsn = h.lsn;
@@ -181,20 +192,23 @@ static void follower_handle(struct sl_core *c, const struct core_append *ap, boo
 		free_append(ap, out);
 		return;
 	}
-	if (a->prev_lsn > 0 && (a->prev_epoch == 0 || core_epoch_at(c, a->prev_lsn) == 0)) {
+	if (!follower_matched(c, ap, a->prev_lsn) &&
+	    (a->prev_epoch == 0 || core_epoch_at(c, a->prev_lsn) == 0)) {
 		/*
 		 * One of us no longer remembers the epoch of prev: the history keeps the
 		 * newest SL_EPOCH_HIST_MAX epoch starts. Nothing below can be shown to match,
 		 * so the log is taken again from its start (each record we hold whose epoch
-		 * we cannot confirm is truncated and replaced). Only a divergence that old
-		 * gets here: a leader probes from its end and walks back by epochs.
+		 * we cannot confirm is truncated and replaced), and matches from there on.
+		 * Only a follower that old gets here: a leader probes from its end and walks
+		 * back by epochs.
 		 */
 		c->stats.history_resyncs++;
 		follower_nack(c, SL_NACK_MISMATCH, 0, out);
 		free_append(ap, out);
 		return;
 	}
-	if (core_epoch_at(c, a->prev_lsn) != a->prev_epoch && !CORE_BUG(c, SL_BUG_SKIP_TRUNCATE)) {
+	if (!follower_matched(c, ap, a->prev_lsn) &&
+	    core_epoch_at(c, a->prev_lsn) != a->prev_epoch && !CORE_BUG(c, SL_BUG_SKIP_TRUNCATE)) {
 		/* Disagree at prev: tell the leader where our history says we might agree. */
 		follower_nack(c, SL_NACK_MISMATCH, a->prev_lsn - 1, out);
 		free_append(ap, out);

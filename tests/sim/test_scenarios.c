@@ -422,6 +422,48 @@ static void test_history_outlived_by_failovers(void **state)
 	finish(&sc);
 }
 
+/*
+ * A node away for more failovers than the epoch history holds (5 nodes, `any 2`, node 5
+ * down for 40 failovers among the others) rejoins: the leader no longer knows the epoch
+ * of the record where it ends, so it is sent the log from LSN 1 once, and is caught up
+ * from there (it had livelocked: every later APPEND's prev was unknown again).
+ */
+static void test_node_away_past_history(void **state)
+{
+	struct scenario sc;
+	struct sl_core_status st, lst;
+	const char *policy = "any 2 (n1,n2,n3,n4,n5)";
+
+	(void)state;
+	memset(&sc, 0, sizeof(sc));
+	sc.o = (struct sim_opts){ .seed = 42, .nodes = 5, .faults = 0, .clients = 4 };
+	assert_int_equal(sl_policy_parse(policy, strlen(policy), &sc.o.policy, NULL, 0), 0);
+	sc.o.policy_given = true;
+	sc.o.trace = open_memstream(&sc.trace, &sc.trace_len);
+	assert_non_null(sc.o.trace);
+	sc.s = sim_new(&sc.o, &sc.r);
+	sim_run_for(sc.s, 10 * MS, true);
+	sim_crash(sc.s, 5);
+	for (unsigned round = 0; round < SL_EPOCH_HIST_MAX + 8; round++) {
+		unsigned old = sim_leader(sc.s);
+
+		sim_run_for(sc.s, 5 * MS, true);
+		sim_crash(sc.s, old);
+		sim_run_for(sc.s, 60 * MS, true);
+		assert_int_not_equal(sim_leader(sc.s), old);
+		sim_restart(sc.s, old);
+		sim_run_for(sc.s, 20 * MS, true);
+	}
+	sim_restart(sc.s, 5);
+	sim_run_for(sc.s, 300 * MS, false);
+	sim_node_status(sc.s, 5, &st);
+	sim_node_status(sc.s, sim_leader(sc.s), &lst);
+	assert_true(st.last_lsn == lst.last_lsn);
+	assert_true(sim_node_stats(sc.s, 5)->history_resyncs >= 1);
+	assert_true(sim_node_stats(sc.s, 5)->history_resyncs <= 3);
+	finish(&sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_lease_kept_by_followers_or_controller),
 		cmocka_unit_test(test_client_timeout_then_retry),
 		cmocka_unit_test(test_history_outlived_by_failovers),
+		cmocka_unit_test(test_node_away_past_history),
 	};
 
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);

@@ -829,9 +829,19 @@ static void test_follower_history_outlived(void **state)
 	frame_append_of(&t, 1, 41, 400, 40, 401, 1, 41); /* one both know: it matches */
 	assert_false(nack_sent(&t, SL_NACK_MISMATCH, 0));
 	assert_true(status(&t).last_lsn == 401);
-	frame_append_of(&t, 1, 41, 0, 0, 1, 3, 1); /* the log again from its start */
+	/* Matched in this epoch: the same records sent again are duplicates. */
+	frame_append_of(&t, 1, 41, 0, 0, 1, 3, 1);
+	assert_false(notified(&t, SL_NOTE_TRUNCATED, 1, 401));
+	assert_true(status(&t).last_lsn == 401);
+	/* A new leader: nothing matched yet; the log from its start replaces what we had. */
+	assert_int_equal(control(&t, SL_CTL_FOLLOW, 42, 3, 0), 0);
+	frame_append_of(&t, 3, 42, 0, 0, 1, 3, 1);
 	assert_true(notified(&t, SL_NOTE_TRUNCATED, 1, 401));
 	assert_true(status(&t).last_lsn == 3);
+	/* From there on a prev the leader forgot is one we matched: taken, no NACK. */
+	frame_append_of(&t, 3, 42, 3, 0, 4, 2, 1);
+	assert_false(nack_sent(&t, SL_NACK_MISMATCH, 0));
+	assert_true(status(&t).last_lsn == 5);
 	assert_true(sl_core_stats(t.c)->history_resyncs == 2);
 	tn_stop(&t);
 }

@@ -386,6 +386,20 @@ static unsigned log_count_sends(const struct h *h, uint8_t cmd, uint16_t to)
 	return n;
 }
 
+/* As run(), stopping at the step that starts a failover (or failing the test). */
+static void until_failover(struct h *h)
+{
+	for (unsigned i = 0; i < 1000 && ctl_state(h->c)->phase != CTL_PHASE_FAILOVER; i++) {
+		h->now += TICK_NS;
+		tick(h);
+		for (uint16_t id = 1; id <= h->n && h->now / TICK_NS % (REPORT_NS / TICK_NS) == 0 &&
+				      ctl_state(h->c)->phase != CTL_PHASE_FAILOVER;
+		     id++)
+			report(h, id);
+	}
+	assert_int_equal(ctl_state(h->c)->phase, CTL_PHASE_FAILOVER);
+}
+
 /* Runs until the controller has a leader (or fails the test). */
 static void until_steady(struct h *h, uint64_t max_ns)
 {
@@ -1092,13 +1106,11 @@ static void test_learner_not_counted_nor_promoted(void **state)
 
 /*
  * A configured peer that is no member (a spare, a node removed) is removed from every
- * node's peers, or `all` would wait for it for ever; members are left alone. A leader
- * that lists it meanwhile is also told it is a learner.
+ * node's peers, or `all` would wait for it for ever; members are left alone.
  */
 static void test_spare_peer_removed(void **state)
 {
 	struct h *h = elected(3, "all", 0);
-	const struct ctl_state *st = ctl_state(h->c);
 
 	(void)state;
 	for (uint16_t id = 1; id <= 3; id++)
@@ -1110,7 +1122,7 @@ static void test_spare_peer_removed(void **state)
 		assert_int_equal(log_send(h, SL_CTL_REMOVE_PEER, id, 0)->node, 4);
 		assert_int_equal(h->m[id].peers, 7 & ~(1ull << (id - 1)));
 	}
-	assert_int_equal(log_send(h, SL_CTL_SET_LEARNER, st->leader, 0)->node, 4);
+	assert_int_equal(log_count_sends(h, SL_CTL_SET_LEARNER, 0), 0); /* no member: removed */
 	assert_int_equal(log_count_sends(h, SL_CTL_ADD_PEER, 0), 0);
 	log_clear(h);
 	for (uint16_t id = 1; id <= 3; id++)
@@ -1134,6 +1146,7 @@ static void test_remove_refusals(void **state)
 	assert_int_equal(admin(h, CTL_OP_REMOVE_NODE, 9, false, NULL), -ENOENT);
 	assert_int_equal(st->version, v);
 	assert_int_equal(st->n_members, 4);
+
 	assert_int_equal(admin(h, CTL_OP_REMOVE_NODE, 4, false, NULL), 0);
 	assert_int_equal(st->n_members, 3);
 	assert_null(ctl_node(h->c, 3));
@@ -1144,11 +1157,21 @@ static void test_remove_refusals(void **state)
 	log_clear(h);
 	run(h, 2 * REPORT_NS); /* n4's reports are no longer acted on */
 	assert_int_equal(log_count_sends(h, SL_CTL_FOLLOW, 4), 0);
+	for (uint16_t id = 1; id <= 3; id++) /* and it is no peer of any member */
+		assert_int_equal(log_send(h, SL_CTL_REMOVE_PEER, id, 0)->node, 4);
 	h_free(h);
 
 	h = h_new(1, "all", 1, 0); /* the last member */
 	assert_int_equal(admin(h, CTL_OP_REMOVE_NODE, 1, false, NULL), -EINVAL);
 	assert_non_null(strstr(h->out.why, "last member"));
+	h_free(h);
+
+	/* Out of the policy, but still in the previous one until the change commits. */
+	h = elected(4, "first 1 (n2, n3)", 0);
+	assert_int_equal(admin(h, CTL_OP_SET_POLICY, 0, false, "first 1 (n3, n4)"), 0);
+	assert_int_equal(admin(h, CTL_OP_REMOVE_NODE, 2, false, NULL), -EBUSY);
+	assert_non_null(strstr(h->out.why, "previous commit policy"));
+	assert_int_equal(ctl_state(h->c)->n_members, 4);
 	h_free(h);
 }
 
@@ -1403,6 +1426,46 @@ static void test_restart_from_stored_state(void **state)
 }
 
 /*
+ * A member added at run time is no peer in the others' files: a node that restarted has
+ * lost it. Promoted by a failover, that node is told the member (ADD_PEER) before
+ * PROMOTE, or `all` would commit without it until its first report as the leader.
+ */
+static void test_promoted_node_told_added_member_first(void **state)
+{
+	struct h *h = elected(3, "all", 0);
+	unsigned add = 0, promote = 0;
+
+	(void)state;
+	assert_int_equal(admin(h, CTL_OP_ADD_NODE, 4, false, NULL), 0);
+	h->n = 4;
+	h->m[4].r =
+		(struct sl_node_report){ .node = 4, .cluster_id = CLUSTER_ID, .may_lead = true };
+	strcpy(h->m[4].r.data_addr, "10.0.0.4:7400");
+	run(h, 3 * REPORT_NS);
+	assert_int_equal(h->m[2].peers, 1 | 4 | 8); /* told about node 4 */
+	set_pos(h, 2, 1, 20);			    /* the most up to date */
+	set_pos(h, 3, 1, 10);
+	kill_node(h, 1);
+	until_failover(h);
+	h->m[2].peers = 1 | 4; /* restarted meanwhile: its file's peers */
+	log_clear(h);
+	run(h, 3 * FT_NS);
+	assert_int_equal(ctl_state(h->c)->leader, 2);
+	for (unsigned i = 0; i < h->n_log; i++) {
+		const struct ctl_action *a = &h->log[i].a;
+
+		if (a->type != CTL_ACT_SEND || a->u.send.node != 2)
+			continue;
+		if (a->u.send.cmd.cmd == SL_CTL_ADD_PEER && a->u.send.cmd.node == 4 && !add)
+			add = i + 1;
+		if (a->u.send.cmd.cmd == SL_CTL_PROMOTE && !promote)
+			promote = i + 1;
+	}
+	assert_true(add != 0 && promote != 0 && add < promote);
+	h_free(h);
+}
+
+/*
  * The controller restarts in the middle of a failover, before any position is in: the
  * stored state still knows which leader is being replaced, so the failover it resumes
  * puts that node in the promoted one's place in the policy list, as without a restart.
@@ -1418,15 +1481,7 @@ static void test_restart_mid_failover_keeps_old_leader(void **state)
 	set_pos(h, 3, 1, 12);
 	run(h, 2 * REPORT_NS);
 	kill_node(h, 1);
-	/* As run(), stopping at the step that starts the failover. */
-	for (unsigned i = 0; i < 1000 && ctl_state(h->c)->phase != CTL_PHASE_FAILOVER; i++) {
-		h->now += TICK_NS;
-		tick(h);
-		for (uint16_t id = 1; id <= h->n && h->now / TICK_NS % (REPORT_NS / TICK_NS) == 0 &&
-				      ctl_state(h->c)->phase != CTL_PHASE_FAILOVER;
-		     id++)
-			report(h, id);
-	}
+	until_failover(h);
 	saved = *ctl_state(h->c);
 	assert_int_equal(saved.old_leader, 1);
 	h->c = ctl_init(h->mem, &h->cfg, &saved);
@@ -1476,6 +1531,7 @@ int main(void)
 		cmocka_unit_test(test_init_refusals),
 		cmocka_unit_test(test_restart_from_stored_state),
 		cmocka_unit_test(test_restart_mid_failover_keeps_old_leader),
+		cmocka_unit_test(test_promoted_node_told_added_member_first),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0); /* CTL_TRACE lines among cmocka's */
