@@ -396,6 +396,21 @@ static void test_client_timeout_then_retry(void **state)
 	finish(&sc);
 }
 
+/* rounds failovers under load: the leader killed, another leads, the old one restarts. */
+static void kill_leaders(struct scenario *sc, unsigned rounds)
+{
+	for (unsigned round = 0; round < rounds; round++) {
+		unsigned old = sim_leader(sc->s);
+
+		sim_run_for(sc->s, 5 * MS, true);
+		sim_crash(sc->s, old);
+		sim_run_for(sc->s, 60 * MS, true);
+		assert_int_not_equal(sim_leader(sc->s), old);
+		sim_restart(sc->s, old);
+		sim_run_for(sc->s, 20 * MS, true);
+	}
+}
+
 /*
  * More failovers than a node remembers epochs (SL_EPOCH_HIST_MAX): the oldest epoch
  * starts drop out of the history while the killed leaders restart and catch up.
@@ -407,16 +422,7 @@ static void test_history_outlived_by_failovers(void **state)
 
 	(void)state;
 	start(&sc, "first 1 (n2,n3)", 4);
-	for (unsigned round = 0; round < SL_EPOCH_HIST_MAX + 8; round++) {
-		unsigned old = sim_leader(sc.s);
-
-		sim_run_for(sc.s, 5 * MS, true);
-		sim_crash(sc.s, old);
-		sim_run_for(sc.s, 60 * MS, true);
-		assert_int_not_equal(sim_leader(sc.s), old);
-		sim_restart(sc.s, old);
-		sim_run_for(sc.s, 20 * MS, true);
-	}
+	kill_leaders(&sc, SL_EPOCH_HIST_MAX + 8);
 	sim_node_status(sc.s, sim_leader(sc.s), &st);
 	assert_true(st.epoch > SL_EPOCH_HIST_MAX + 8);
 	finish(&sc);
@@ -444,16 +450,7 @@ static void test_node_away_past_history(void **state)
 	sc.s = sim_new(&sc.o, &sc.r);
 	sim_run_for(sc.s, 10 * MS, true);
 	sim_crash(sc.s, 5);
-	for (unsigned round = 0; round < SL_EPOCH_HIST_MAX + 8; round++) {
-		unsigned old = sim_leader(sc.s);
-
-		sim_run_for(sc.s, 5 * MS, true);
-		sim_crash(sc.s, old);
-		sim_run_for(sc.s, 60 * MS, true);
-		assert_int_not_equal(sim_leader(sc.s), old);
-		sim_restart(sc.s, old);
-		sim_run_for(sc.s, 20 * MS, true);
-	}
+	kill_leaders(&sc, SL_EPOCH_HIST_MAX + 8);
 	sim_restart(sc.s, 5);
 	sim_run_for(sc.s, 300 * MS, false);
 	sim_node_status(sc.s, 5, &st);
