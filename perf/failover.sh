@@ -76,7 +76,7 @@ with open(sys.argv[2], "w") as f:
     f.write("# Failover time: leader death to the first write acknowledged by the new leader\n\n")
     f.write("- Command: \`BUILD='$build' ROUNDS=$rounds FAILURE_TIMEOUT_MS=$ft_ms POLICY='$SL_POLICY' "
             "RATE=$rate perf/failover.sh\` (as root), $elapsed s.\n")
-    f.write("- Date: $started.\n")
+    f.write("- Date: $started; commit \`$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)\`.\n")
     f.write("- Machine: \`nproc\` = $(nproc), \`$(lscpu | sed -n 's/^Model name: *//p' | head -1)\`, "
             "kernel \`$(uname -r)\`.\n")
     f.write("- Cluster: 3 shiplogd on net_af_packet (veth, namespaces), idle=sleep, lcores=2 each, "
