@@ -1,4 +1,7 @@
-/* Helpers shared by the controller's unit tests (test_ctladmin.c, test_ctlmetrics.c). */
+/*
+ * Helpers shared by the control plane's unit tests (test_ctladmin.c, test_ctlcore.c,
+ * test_ctlmetrics.c, test_ctlmsg.c, test_ctlstore.c). Include after cmocka.h.
+ */
 #ifndef SHIPLOG_CTLTEST_H
 #define SHIPLOG_CTLTEST_H
 
@@ -13,6 +16,17 @@
  * (last, flushed, applied, commit), node 1 the leader; a follower heard its leader
  * follower_age_ns ago, the leader reports UINT64_MAX (no leader to hear).
  */
+/* The policy text names, or the test fails saying why not. */
+static inline struct sl_policy policy_of(const char *text)
+{
+	struct sl_policy p;
+	char err[128];
+
+	if (sl_policy_parse(text, strlen(text), &p, err, sizeof(err)) != 0)
+		fail_msg("policy '%s': %s", text, err);
+	return p;
+}
+
 static inline struct sl_node_report ctltest_report(uint32_t cluster_id, unsigned node,
 						   unsigned role, unsigned epoch, uint64_t lsn,
 						   uint64_t follower_age_ns)

@@ -808,7 +808,9 @@ static void test_leader_probes_from_its_end(void **state)
  * After more failovers than the history holds, an APPEND whose prev is older than what
  * either side remembers cannot be shown to match: the follower asks for the log from its
  * start, and replaces (never assumes equal) each record whose epoch it cannot confirm.
- * A prev both remember is checked as always.
+ * A prev both remember is checked as always; what matched in this epoch is the leader's
+ * whatever the history remembers (records sent again are duplicates, a forgotten prev
+ * there is taken).
  */
 static void test_follower_history_outlived(void **state)
 {

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ctlcore.h"
+#include "ctltest.h"
 
 #define MS	   1000000ull
 #define FT_NS	   (100 * MS) /* failure timeout */
@@ -51,16 +52,6 @@ struct h {
 	struct logged log[LOG_MAX];
 	unsigned n_log;
 };
-
-static struct sl_policy policy_of(const char *text)
-{
-	struct sl_policy p;
-	char err[128];
-
-	if (sl_policy_parse(text, strlen(text), &p, err, sizeof(err)) != 0)
-		fail_msg("policy '%s': %s", text, err);
-	return p;
-}
 
 /* ---- the harness ------------------------------------------------------------------- */
 

@@ -11,21 +11,12 @@
 
 #include <shiplog/control.h>
 
+#include "ctltest.h"
 #include "testutil.h"
 
 #define RANDOM_ROUND_TRIPS 2000
 
 static char line[SL_CTL_LINE_MAX + 64];
-
-static struct sl_policy policy_of(const char *text)
-{
-	struct sl_policy p;
-	char err[128];
-
-	if (sl_policy_parse(text, strlen(text), &p, err, sizeof(err)) != 0)
-		fail_msg("policy '%s': %s", text, err);
-	return p;
-}
 
 /* Encodes m, checks the line's shape, decodes it and wants m back, byte for byte. */
 static void round_trip(const struct sl_ctl_msg *m)

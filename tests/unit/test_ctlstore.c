@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "ctltest.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -38,14 +39,6 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static struct sl_policy policy(const char *text)
-{
-	struct sl_policy p;
-
-	assert_int_equal(sl_policy_parse(text, strlen(text), &p, NULL, 0), 0);
-	return p;
-}
-
 /* Cluster 7 at epoch 5, node 2 leading, node 4 a learner. */
 static void sample(struct ctl_state *st)
 {
@@ -56,8 +49,8 @@ static void sample(struct ctl_state *st)
 	st->leader = 2;
 	st->phase = CTL_PHASE_STEADY;
 	st->preferred = 1;
-	st->policy = policy("first 1 (2,3) level=flushed");
-	st->prev_policy = policy("all");
+	st->policy = policy_of("first 1 (2,3) level=flushed");
+	st->prev_policy = policy_of("all");
 	st->policy_lsn = 100;
 	st->commit_seen = 200;
 	st->n_members = 4;
@@ -114,8 +107,8 @@ static void test_round_trip(void **state)
 			st.members[i].id = (uint16_t)(SL_NODE_MAX - i);
 			st.members[i].learner = i > 2 && test_rand(&seed) % 2;
 		}
-		st.policy = policy(policies[test_rand(&seed) % 5]);
-		st.prev_policy = policy(policies[test_rand(&seed) % 5]);
+		st.policy = policy_of(policies[test_rand(&seed) % 5]);
+		st.prev_policy = policy_of(policies[test_rand(&seed) % 5]);
 		st.preferred = (uint16_t)(test_rand(&seed) % (SL_NODE_MAX + 1));
 		st.old_leader = (uint16_t)(test_rand(&seed) % (SL_NODE_MAX + 1));
 		st.phase = (uint8_t)(test_rand(&seed) % 4);
