@@ -55,8 +55,7 @@ struct core_peer {
 	uint64_t rto_ns;
 	uint64_t wal_read_ns;	  /* a catch-up read is pending since (0: none) */
 	uint64_t commit_sent_lsn; /* commit_lsn carried by the last frame to it */
-	uint64_t nack_lsn;	  /* the last NACK rewound next_lsn to here (0: none) ... */
-	uint64_t nack_ns;	  /* ... at this time */
+	uint64_t nack_ns;	  /* when a NACK last moved probe_lsn (0: none since reset) */
 };
 
 /* An APPEND as a follower handles it: from a frame, or from the reorder buffer. */

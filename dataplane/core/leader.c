@@ -291,7 +291,7 @@ void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *
 		p->applied_lsn = min_u64(p->applied_lsn, next - 1);
 	} else if (next >= p->next_lsn) {
 		return; /* already resending from there or earlier */
-	} else if (p->nack_lsn != 0 && next >= p->nack_lsn && c->now_ns - p->nack_ns < p->rto_ns) {
+	} else if (p->nack_ns != 0 && next >= p->probe_lsn && c->now_ns - p->nack_ns < p->rto_ns) {
 		/*
 		 * Every frame of a burst that followed a gap brings its own NACK: the first
 		 * rewound next_lsn, and while that retransmission is younger than an RTO
@@ -303,7 +303,6 @@ void core_leader_on_nack(struct sl_core *c, uint16_t src, const struct sl_nack *
 	}
 	p->next_lsn = next;
 	p->probe_lsn = next;
-	p->nack_lsn = next;
 	p->nack_ns = c->now_ns;
 	p->progress_ns = c->now_ns;
 	p->last_ack_ns = c->now_ns;
