@@ -72,6 +72,10 @@ struct sl_core_recovered {
 	uint64_t commit_hint; /* a commit_lsn the node knew; everything up to it is committed */
 	struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
 	uint8_t n_hist;
+	/* The newest snapshot's payload, a state image (image.h), or NULL: the state is
+	 * loaded from it and the log applied from the LSN after it (last_lsn >= its LSN). */
+	const uint8_t *image;
+	uint64_t image_len;
 };
 
 enum sl_event_type {
@@ -81,6 +85,8 @@ enum sl_event_type {
 	SL_EV_PERSISTED,
 	SL_EV_WAL_RECORDS,
 	SL_EV_CONTROL,
+	SL_EV_SNAP_SAVED, /* the node's newest snapshot on disk is now u.snap (lsn, epoch, len) */
+	SL_EV_SNAP_RECEIVED, /* follower: the snapshot it assembled (SL_ACT_SNAP_STORE) is whole */
 };
 
 struct sl_event {
@@ -106,19 +112,29 @@ struct sl_event {
 			uint16_t node; /* catch-up for this follower; 0: for local apply */
 			const struct sl_rec_ref *recs;
 			uint32_t n_recs;
+			bool gone; /* no records: those asked for were deleted (below retention) */
 		} wal;
 		struct sl_control control;
+		struct {
+			uint64_t lsn;
+			uint32_t epoch;
+			uint64_t len;
+			const uint8_t *image; /* RECEIVED: the assembled image, len bytes */
+		} snap;
 	} u;
 };
 
 enum sl_action_type {
-	SL_ACT_SEND = 1,  /* a frame to a node */
-	SL_ACT_PERSIST,	  /* append records to the WAL */
-	SL_ACT_REPLY,	  /* answer a client */
-	SL_ACT_TRUNCATE,  /* drop the WAL above an LSN */
-	SL_ACT_WAL_READ,  /* read records from the WAL: answer with SL_EV_WAL_RECORDS */
-	SL_ACT_SAVE_META, /* durably store epoch and epoch history before anything else */
-	SL_ACT_NOTIFY,	  /* something an operator should see */
+	SL_ACT_SEND = 1,     /* a frame to a node */
+	SL_ACT_PERSIST,	     /* append records to the WAL */
+	SL_ACT_REPLY,	     /* answer a client */
+	SL_ACT_TRUNCATE,     /* drop the WAL above an LSN */
+	SL_ACT_WAL_READ,     /* read records from the WAL: answer with SL_EV_WAL_RECORDS */
+	SL_ACT_SAVE_META,    /* durably store epoch and epoch history before anything else */
+	SL_ACT_NOTIFY,	     /* something an operator should see */
+	SL_ACT_SNAP_STORE,   /* follower: copy a received chunk into the snapshot being assembled */
+	SL_ACT_SNAP_INSTALL, /* follower: the image received is the state now: store it durably
+			      * and restart the WAL after its LSN, before anything else */
 };
 
 /* SL_ACT_NOTIFY carries an enum sl_notify (shiplog/control.h). */
@@ -165,6 +181,16 @@ struct sl_action {
 			uint64_t a;
 			uint64_t b;
 		} notify;
+		struct {
+			uint64_t lsn;
+			uint32_t epoch;
+			uint64_t offset;     /* STORE: where data goes (0: a new snapshot begins) */
+			uint64_t total;	     /* the image's length */
+			const uint8_t *data; /* STORE: chunk bytes, valid until the step ends */
+			uint32_t len;
+			bool last; /* STORE: the image is whole: feed it back as SL_EV_SNAP_RECEIVED
+				    */
+		} snap;
 	} u;
 };
 
@@ -208,6 +234,9 @@ struct sl_core_stats {
 	uint64_t kv_full;
 	uint64_t ring_full_drops; /* records a follower could not take yet */
 	uint64_t reordered;	  /* APPENDs held until the gap before them filled */
+	uint64_t snapshots_sent;  /* leader: snapshot transfers begun (a follower behind the WAL) */
+	uint64_t snapshots_installed; /* follower: received snapshots installed */
+	uint64_t snapshot_rejects;    /* follower: received images that failed their checks */
 };
 
 enum sl_bug {

@@ -201,6 +201,13 @@ void core_follower_tick(struct sl_core *c, struct sl_actions *out);
 void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out);
 void core_apply_from_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
 void core_apply_reset(struct sl_core *c);
+
+/* image.c: after sl_core_image_check() against c's configuration, replaces the applied
+ * state (key-value pairs, sessions, policy) with the image's and sets applied_lsn to
+ * its LSN; the log positions are the caller's. 0, or the check's -errno (nothing
+ * changed). */
+struct sl_image_info;
+int core_image_load(struct sl_core *c, const void *buf, size_t len, struct sl_image_info *info);
 void core_client_read(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
 void core_reads_answer(struct sl_core *c, struct sl_actions *out);
 void core_reply(struct sl_core *c, struct sl_actions *out, uint64_t ctx,

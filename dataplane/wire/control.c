@@ -15,6 +15,7 @@ static const char *const cmd_names[SL_CTL__MAX] = {
 	[SL_CTL_RENEW] = "renew",
 	[SL_CTL_ADD_PEER] = "add_peer",
 	[SL_CTL_REMOVE_PEER] = "remove_peer",
+	[SL_CTL_SNAPSHOT] = "snapshot",
 };
 
 const char *sl_role_name(unsigned role)

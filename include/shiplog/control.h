@@ -32,6 +32,7 @@ enum sl_control_cmd {
 	SL_CTL_RENEW,	    /* the controller heard this node at epoch: renews the lease */
 	SL_CTL_ADD_PEER,    /* node joins the peers (learner = 1: not counted), at addr */
 	SL_CTL_REMOVE_PEER, /* node leaves the peers */
+	SL_CTL_SNAPSHOT,    /* write a snapshot of the applied state, then apply WAL retention */
 	SL_CTL__MAX,
 };
 
