@@ -27,6 +27,7 @@ static const char *const cmd_names[] = {
 	[CTL_ADM_SET_POLICY] = "set-policy",
 	[CTL_ADM_ADD_NODE] = "add-node",
 	[CTL_ADM_REMOVE_NODE] = "remove-node",
+	[CTL_ADM_SNAPSHOT] = "snapshot",
 };
 _Static_assert(sizeof(cmd_names) / sizeof(cmd_names[0]) == CTL_ADM__MAX, "a name per cmd");
 
@@ -157,16 +158,24 @@ static int args_events(const json_t *args, struct ctl_admin_req *req)
 	return 0;
 }
 
+/* args.key: absent or null (false), true or false. */
+static int arg_bool(const json_t *args, const char *key, bool *out, struct ctl_admin_req *req)
+{
+	const json_t *v = args ? json_object_get(args, key) : NULL;
+
+	if (v != NULL && !json_is_boolean(v) && !json_is_null(v))
+		return (int)req_fail(req, CTL_ADMIN_BAD_REQUEST, "args.%s: not true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
 static int args_failover(const json_t *args, struct ctl_admin_req *req)
 {
 	static const char *const names[] = { "to", "force" };
-	const json_t *force = args ? json_object_get(args, "force") : NULL;
 
-	if (args_known(args, names, 2, req) != 0 || arg_node(args, "to", false, req) != 0)
+	if (args_known(args, names, 2, req) != 0 || arg_node(args, "to", false, req) != 0 ||
+	    arg_bool(args, "force", &req->op.force, req) != 0)
 		return -1;
-	if (force != NULL && !json_is_boolean(force) && !json_is_null(force))
-		return (int)req_fail(req, CTL_ADMIN_BAD_REQUEST, "args.force: not true or false");
-	req->op.force = json_is_true(force);
 	return 0;
 }
 
@@ -184,6 +193,22 @@ static int args_policy(const json_t *args, struct ctl_admin_req *req)
 	if (sl_policy_parse(json_string_value(p), json_string_length(p), &req->op.policy, why,
 			    sizeof(why)) != 0)
 		return (int)req_fail(req, CTL_ADMIN_BAD_REQUEST, "args.policy: %s", why);
+	return 0;
+}
+
+/* {"node":N} or {"all":true}: one node, or every member connected (node 0). */
+static int args_snapshot(const json_t *args, struct ctl_admin_req *req)
+{
+	static const char *const names[] = { "node", "all" };
+	bool all = false;
+
+	if (args_known(args, names, 2, req) != 0 || arg_node(args, "node", false, req) != 0 ||
+	    arg_bool(args, "all", &all, req) != 0)
+		return -1;
+	if (all == (req->op.node != 0))
+		return (int)req_fail(req, CTL_ADMIN_BAD_REQUEST, "args: %s",
+				     req->op.node ? "node or all, not both"
+						  : "node or all: true is required");
 	return 0;
 }
 
@@ -207,6 +232,9 @@ static int decode_args(const json_t *args, struct ctl_admin_req *req)
 	case CTL_ADM_REMOVE_NODE:
 		req->op.op = req->cmd == CTL_ADM_ADD_NODE ? CTL_OP_ADD_NODE : CTL_OP_REMOVE_NODE;
 		return args_known(args, node, 1, req) || arg_node(args, "node", true, req) ? -1 : 0;
+	case CTL_ADM_SNAPSHOT:
+		req->op.op = CTL_OP_SNAPSHOT;
+		return args_snapshot(args, req);
 	default: /* status, members: no arguments */
 		return args_known(args, NULL, 0, req);
 	}
@@ -410,6 +438,13 @@ static int node_reported(json_t *o, const struct ctl_admin_ctx *x, const struct 
 	       json_object_set_new(o, "flushed_lsn", json_integer(clamp(s->flushed_lsn))) ||
 	       json_object_set_new(o, "applied_lsn", json_integer(clamp(s->applied_lsn))) ||
 	       json_object_set_new(o, "commit_lsn", json_integer(clamp(s->commit_lsn))) ||
+	       json_object_set_new(o, "snapshot_lsn", json_integer(clamp(v->last.snapshot_lsn))) ||
+	       json_object_set_new(o, "wal_first_lsn",
+				   json_integer(clamp(v->last.wal_first_lsn))) ||
+	       json_object_set_new(o, "snapshots_sent",
+				   json_integer(clamp(v->last.snapshots_sent))) ||
+	       json_object_set_new(o, "snapshots_installed",
+				   json_integer(clamp(v->last.snapshots_installed))) ||
 	       json_object_set_new(o, "heard_ms_ago", json_integer(clamp(ago / 1000000u))) ||
 	       json_object_set_new(o, "data_addr",
 				   json_stringn_nocheck(v->last.data_addr,
@@ -564,11 +599,47 @@ static unsigned code_of(int rc)
 	}
 }
 
+/*
+ * SNAPSHOT's answer: "asked", the nodes sent the command, and "skipped", the members
+ * "all" left out because they were not connected (none for one node), by id.
+ */
+static json_t *with_asked(json_t *o, const struct ctl_state *st, const struct ctl_admin *op,
+			  uint64_t asked)
+{
+	json_t *a = json_array(), *skipped = json_array();
+	uint64_t members = 0;
+	int bad = 0;
+
+	for (unsigned i = 0; i < st->n_members && i < SL_NODE_MAX; i++)
+		members |= 1ull << (st->members[i].id - 1);
+	for (unsigned id = 1; a && skipped && id <= SL_NODE_MAX; id++) {
+		if (asked >> (id - 1) & 1)
+			bad |= json_array_append_new(a, json_integer(id));
+		else if (op->node == 0 && (members >> (id - 1) & 1))
+			bad |= json_array_append_new(skipped, json_integer(id));
+	}
+	if (o == NULL || a == NULL || skipped == NULL) {
+		json_decref(a);
+		json_decref(skipped);
+		bad = 1;
+	} else { /* each takes its value, set or not */
+		bad |= json_object_set_new(o, "asked", a);
+		bad |= json_object_set_new(o, "skipped", skipped);
+	}
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Runs an authorized, well-formed request: the result, or NULL with req->code set. */
 static json_t *run(struct ctl_admin_ctx *x, struct ctl_admin_req *req)
 {
 	const struct ctl_state *st;
 	char why[CTL_TEXT_MAX] = "";
+	uint64_t asked = 0;
+	json_t *o;
 	int rc;
 
 	switch (req->cmd) {
@@ -581,15 +652,16 @@ static json_t *run(struct ctl_admin_ctx *x, struct ctl_admin_req *req)
 	default:
 		break;
 	}
-	rc = x->apply ? x->apply(x->arg, &req->op, why, sizeof(why)) : -ENOSYS;
+	rc = x->apply ? x->apply(x->arg, &req->op, &asked, why, sizeof(why)) : -ENOSYS;
 	if (rc != 0) {
 		req_fail(req, code_of(rc), "%s", why[0] ? why : strerror(-rc));
 		return NULL;
 	}
 	st = ctl_state(x->ctl);
-	return json_pack("{s:I,s:i,s:s,s:I}", "epoch", (json_int_t)st->epoch, "leader",
-			 (int)st->leader, "phase", ctl_phase_name(st->phase), "state_version",
-			 clamp(st->version));
+	o = json_pack("{s:I,s:i,s:s,s:I}", "epoch", (json_int_t)st->epoch, "leader",
+		      (int)st->leader, "phase", ctl_phase_name(st->phase), "state_version",
+		      clamp(st->version));
+	return req->cmd == CTL_ADM_SNAPSHOT ? with_asked(o, st, &req->op, asked) : o;
 }
 
 static void audit(struct ctl_admin_ctx *x, const struct ctl_admin_peer *peer,

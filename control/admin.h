@@ -26,6 +26,7 @@ enum ctl_admin_cmd {
 	CTL_ADM_SET_POLICY,
 	CTL_ADM_ADD_NODE,
 	CTL_ADM_REMOVE_NODE,
+	CTL_ADM_SNAPSHOT,
 	CTL_ADM__MAX,
 };
 
@@ -118,10 +119,12 @@ struct ctl_admin_ctx {
 	int audit_fd;	 /* audit.jsonl, -1 none */
 	uint64_t now_ns; /* CLOCK_MONOTONIC, as ctlcore's reports were stamped */
 	uint64_t wall_ns;
-	/* Runs a privileged operation through ctlcore and executes what it asks.
-	 * 0, or -EBUSY/-EINVAL/-EAGAIN/-ENOENT with why (ctl_step), another -errno when
-	 * the controller failed (a save: it is stopping). */
-	int (*apply)(void *arg, const struct ctl_admin *op, char *why, size_t why_len);
+	/* Runs a privileged operation through ctlcore and executes what it asks, saying
+	 * which nodes it asked (ctl_out.asked). 0, or -EBUSY/-EINVAL/-EAGAIN/-ENOENT with
+	 * why (ctl_step), another -errno when the controller failed (a save: it is
+	 * stopping). */
+	int (*apply)(void *arg, const struct ctl_admin *op, uint64_t *asked, char *why,
+		     size_t why_len);
 	void *arg;
 };
 

@@ -325,13 +325,28 @@ static int step(struct ctld *d, struct ctl_input *in)
 	return rc;
 }
 
+/* The nodes a command reaches now (agent_of), bit id - 1, for ctlcore's SNAPSHOT. */
+static uint64_t agents_connected(struct ctld *d)
+{
+	uint64_t mask = 0;
+
+	for (unsigned id = 1; id <= SL_NODE_MAX; id++)
+		if (agent_of(d, id) != NULL)
+			mask |= 1ull << (id - 1);
+	return mask;
+}
+
 /* The admin API's privileged operations (ctl_admin_ctx.apply). */
-static int admin_apply(void *arg, const struct ctl_admin *op, char *why, size_t why_len)
+static int admin_apply(void *arg, const struct ctl_admin *op, uint64_t *asked, char *why,
+		       size_t why_len)
 {
 	struct ctld *d = arg;
 	struct ctl_input in = { .type = CTL_IN_ADMIN, .u.admin = *op };
-	int rc = step(d, &in);
+	int rc;
 
+	in.u.admin.connected = agents_connected(d);
+	rc = step(d, &in);
+	*asked = rc == 0 ? d->out->asked : 0;
 	if (rc == -EIO && d->fatal)
 		snprintf(why, why_len, "the state could not be saved: the controller stops");
 	else if (rc != 0)

@@ -854,18 +854,57 @@ static bool epoch_adopt(struct ctl *c, const struct sl_node_report *r)
 	return true;
 }
 
+/*
+ * A node's newest snapshot moved: it wrote one (asked by the operator, or on its own),
+ * installed the leader's, or lost one (a restart that found it damaged). The first report
+ * after the controller starts only sets what later ones are compared with.
+ */
+static void snapshot_check(struct ctl *c, const struct sl_node_report *r, uint64_t was_lsn,
+			   uint64_t was_installed)
+{
+	uint64_t lsn = r->snapshot_lsn, first = r->wal_first_lsn;
+
+	if (lsn == was_lsn)
+		return;
+	if (lsn == 0)
+		event(c, CTL_EV_SNAPSHOT, r->node, lsn, first,
+		      "n%u reports no snapshot any more (it had one at LSN %" PRIu64
+		      "); its WAL starts at LSN %" PRIu64 ".",
+		      r->node, was_lsn, first);
+	else if (r->snapshots_installed > was_installed)
+		event(c, CTL_EV_SNAPSHOT, r->node, lsn, first,
+		      "n%u installed the leader's snapshot at LSN %" PRIu64
+		      "; its WAL starts at LSN %" PRIu64 ".",
+		      r->node, lsn, first);
+	else if (lsn > was_lsn)
+		event(c, CTL_EV_SNAPSHOT, r->node, lsn, first,
+		      "n%u wrote a snapshot at LSN %" PRIu64 "; its WAL starts at LSN %" PRIu64 ".",
+		      r->node, lsn, first);
+	else /* a restart that found its newest snapshot damaged */
+		event(c, CTL_EV_SNAPSHOT, r->node, lsn, first,
+		      "n%u's newest snapshot is at LSN %" PRIu64
+		      ", older than the one at LSN %" PRIu64
+		      " it had; its WAL starts at LSN %" PRIu64 ".",
+		      r->node, lsn, was_lsn, first);
+}
+
 static int on_report(struct ctl *c, const struct sl_node_report *r)
 {
+	uint64_t was_lsn, was_installed; /* the last report's, for snapshot_check */
 	struct ctl_node *n;
+	bool seen;
 
 	if (!r)
 		return -EINVAL;
 	n = node_of(c, r->node);
 	if (!n || r->cluster_id != c->st.cluster_id)
 		return 0; /* not ours: the caller counts and closes such agents */
+	was_lsn = n->v.last.snapshot_lsn;
+	was_installed = n->v.last.snapshots_installed;
 	n->v.last = *r;
 	n->v.heard_ns = c->now_ns;
 	n->v.heard = true;
+	seen = n->seen;
 	n->seen = true;
 	if (!n->up) {
 		n->up = true;
@@ -873,6 +912,8 @@ static int on_report(struct ctl *c, const struct sl_node_report *r)
 		      "n%u is reporting: %s at epoch %" PRIu32 ", last LSN %" PRIu64 ".", r->node,
 		      sl_role_name(r->st.role), r->st.epoch, r->st.last_lsn);
 	}
+	if (seen)
+		snapshot_check(c, r, was_lsn, was_installed);
 	if (epoch_adopt(c, r))
 		return 0;
 	/* Peers first, in every phase: a node added may not know the leader it is about
@@ -1101,6 +1142,44 @@ static int admin_remove_node(struct ctl *c, const struct ctl_admin *ad)
 	return 0;
 }
 
+static bool connected(const struct ctl_admin *ad, uint16_t id)
+{
+	return id >= 1 && id <= SL_NODE_MAX && (ad->connected >> (id - 1) & 1);
+}
+
+/*
+ * SNAPSHOT to node, or to every member connected (node 0), at the current epoch: each
+ * writes a state image and deletes the WAL segments it no longer needs. Nothing of the
+ * controller's state changes; a node not connected could not be told (a command is not
+ * kept for later), so it is refused, or left out of "every".
+ */
+static int admin_snapshot(struct ctl *c, const struct ctl_admin *ad)
+{
+	uint64_t asked = 0;
+
+	if (ad->node && member_index(c, ad->node) < 0)
+		return refuse(c, -ENOENT, "n%u is not a member of the cluster.", ad->node);
+	if (c->st.phase == CTL_PHASE_BOOT)
+		return refuse(c, -EAGAIN, "No leader yet: the first election has not happened.");
+	if (c->st.phase == CTL_PHASE_FAILOVER)
+		return refuse(c, -EBUSY, "A failover to epoch %u is under way.", c->st.epoch);
+	if (ad->node && !connected(ad, ad->node))
+		return refuse(c, -EAGAIN, "n%u is not connected to the controller.", ad->node);
+	for (unsigned i = 0; i < c->st.n_members; i++) {
+		uint16_t id = c->st.members[i].id;
+
+		if ((ad->node == 0 || ad->node == id) && connected(ad, id))
+			asked |= 1ull << (id - 1);
+	}
+	if (asked == 0)
+		return refuse(c, -EAGAIN, "No member is connected to the controller.");
+	for (unsigned i = 0; i < c->st.n_members; i++)
+		if (asked >> (c->st.members[i].id - 1) & 1)
+			send_cmd(c, c->st.members[i].id, SL_CTL_SNAPSHOT, 0, false, false);
+	c->out->asked = asked;
+	return 0;
+}
+
 static int on_admin(struct ctl *c, const struct ctl_admin *ad)
 {
 	switch (ad->op) {
@@ -1114,6 +1193,8 @@ static int on_admin(struct ctl *c, const struct ctl_admin *ad)
 		return admin_add_node(c, ad);
 	case CTL_OP_REMOVE_NODE:
 		return admin_remove_node(c, ad);
+	case CTL_OP_SNAPSHOT:
+		return admin_snapshot(c, ad);
 	}
 	return refuse(c, -EINVAL, "Unknown operation %u.", ad->op);
 }
@@ -1204,6 +1285,7 @@ int ctl_step(struct ctl *c, const struct ctl_input *in, struct ctl_out *out)
 		return -EINVAL;
 	out->n_act = 0;
 	out->why[0] = '\0';
+	out->asked = 0;
 	c->out = out;
 	c->now_ns = in->now_ns;
 	if (!c->started)

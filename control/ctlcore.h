@@ -22,6 +22,8 @@
  * - Switchover pauses the leader's writes, waits for the target to flush the leader's
  *   last LSN, then fences the old leader and promotes the target at E+1: no loss.
  * - Learners are fenced with the rest but never counted and never promoted.
+ * - A snapshot is the operator's to ask for, of members connected now, at the current
+ *   epoch; it changes no state. A report whose snapshot LSN moved is an event.
  */
 #ifndef SHIPLOG_CTLCORE_H
 #define SHIPLOG_CTLCORE_H
@@ -87,6 +89,7 @@ enum ctl_op {
 	CTL_OP_SET_POLICY,   /* policy */
 	CTL_OP_ADD_NODE,     /* node: joins as a learner (it must be in the nodes' config) */
 	CTL_OP_REMOVE_NODE,  /* node */
+	CTL_OP_SNAPSHOT,     /* node (0: every member connected) */
 };
 
 struct ctl_admin {
@@ -94,6 +97,9 @@ struct ctl_admin {
 	uint16_t node;
 	bool force;
 	struct sl_policy policy;
+	/* SNAPSHOT: bit id - 1 for each node whose agent is connected now. The caller knows
+	 * its connections; a request does not carry them. */
+	uint64_t connected;
 };
 
 struct ctl_input {
@@ -128,6 +134,7 @@ enum ctl_event_kind {
 	CTL_EV_NODE_UP,		 /* node reported for the first time, or after being lost */
 	CTL_EV_NODE_DOWN,	 /* node silent for failure_timeout */
 	CTL_EV_SPLIT_BRAIN,	 /* node noted another leader of its epoch (a) */
+	CTL_EV_SNAPSHOT, /* node's newest snapshot moved: a = its LSN, b = WAL's first LSN */
 	CTL_EV__MAX,
 };
 
@@ -154,6 +161,7 @@ struct ctl_out {
 	struct ctl_action act[CTL_ACTIONS_MAX];
 	uint32_t n_act;
 	char why[CTL_TEXT_MAX]; /* an admin request refused: the reason */
+	uint64_t asked;		/* SNAPSHOT accepted: bit id - 1 for each node sent it */
 };
 
 /* What the controller knows of one node right now (not stored). */

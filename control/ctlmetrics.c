@@ -155,6 +155,10 @@ enum member_metric {
 	M_TRUNCATED,
 	M_RETRANSMITS,
 	M_CLIENT_BUSY,
+	M_SNAPSHOT_LSN,
+	M_WAL_FIRST_LSN,
+	M_SNAPSHOTS_SENT,
+	M_SNAPSHOTS_INSTALLED,
 	M__COUNT,
 };
 
@@ -202,6 +206,15 @@ static const struct member_family {
 			    "Frames the member sent again." },
 	[M_CLIENT_BUSY] = { "shiplog_member_client_busy_total", "counter", U_NUMBER,
 			    "Client writes the member answered busy." },
+	[M_SNAPSHOT_LSN] = { "shiplog_node_snapshot_lsn", "gauge", U_NUMBER,
+			     "The LSN of the member's newest snapshot on disk; 0: none." },
+	[M_WAL_FIRST_LSN] = { "shiplog_node_wal_first_lsn", "gauge", U_NUMBER,
+			      "The oldest LSN the member's WAL still holds; a follower behind it "
+			      "gets the leader's snapshot." },
+	[M_SNAPSHOTS_SENT] = { "shiplog_node_snapshots_sent_total", "counter", U_NUMBER,
+			       "Snapshot transfers the member began as a leader." },
+	[M_SNAPSHOTS_INSTALLED] = { "shiplog_node_snapshots_installed_total", "counter", U_NUMBER,
+				    "Snapshots the member received from a leader and installed." },
 };
 
 struct member_sample {
@@ -235,6 +248,12 @@ static void member_reported(struct member_sample *s, const struct ctl_metrics_sr
 	sample_set(s, M_TRUNCATED, r->truncated_records);
 	sample_set(s, M_RETRANSMITS, r->retransmits);
 	sample_set(s, M_CLIENT_BUSY, r->client_busy);
+	sample_set(s, M_SNAPSHOT_LSN, r->snapshot_lsn);
+	/* A WAL starts at LSN 1 at the least: 0 is an agent that does not say. */
+	if (r->wal_first_lsn != 0)
+		sample_set(s, M_WAL_FIRST_LSN, r->wal_first_lsn);
+	sample_set(s, M_SNAPSHOTS_SENT, r->snapshots_sent);
+	sample_set(s, M_SNAPSHOTS_INSTALLED, r->snapshots_installed);
 }
 
 /* One member's values: what the controller knows of it, as status shows it (admin.c). */

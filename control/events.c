@@ -29,6 +29,7 @@ static const char *const kind_names[] = {
 	[CTL_EV_NODE_UP] = "node_up",
 	[CTL_EV_NODE_DOWN] = "node_down",
 	[CTL_EV_SPLIT_BRAIN] = "split_brain",
+	[CTL_EV_SNAPSHOT] = "snapshot",
 };
 #define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
 _Static_assert(N_KINDS == CTL_EV__MAX, "a name per kind");

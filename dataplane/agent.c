@@ -231,6 +231,11 @@ static void agent_build_report(struct agent *a, struct sl_node_report *r)
 	r->truncated_records = s.core.truncated_records;
 	r->retransmits = s.core.retransmits;
 	r->client_busy = s.core.client_busy;
+	/* What is on disk now: below wal_first_lsn a follower gets the snapshot, not records. */
+	r->snapshot_lsn = w.st.snapshot_lsn;
+	r->wal_first_lsn = w.st.first_lsn;
+	r->snapshots_sent = s.core.snapshots_sent;
+	r->snapshots_installed = s.core.snapshots_installed;
 	r->st = s.st;
 }
 

@@ -25,7 +25,7 @@
 #include "admin.h"
 
 #define CELL_MAX	 40 /* bytes of one table cell, NUL included */
-#define STATUS_COLS	 13
+#define STATUS_COLS	 15
 #define STATUS_ROWS_MAX	 SL_NODE_MAX
 #define UNIX_RETRY_MS	 10 /* a Unix socket's backlog is full: connect again after */
 #define EVENT_TEXT_MAX	 512
@@ -316,8 +316,8 @@ static void cell_str(char *cell, const json_t *o, const char *name)
 		cell_int(cell, o, name);
 }
 
-/* A node id: 0 and null mean none. */
-static void cell_node(char *cell, const json_t *o, const char *name)
+/* A node id, or an LSN that may be none (a snapshot): 0 and null mean none. */
+static void cell_some(char *cell, const json_t *o, const char *name)
 {
 	const json_t *v = json_object_get(o, name);
 
@@ -378,6 +378,8 @@ static const struct status_col status_cols[STATUS_COLS] = {
 	{ "LAST_LSN", "last_lsn", cell_int, true, true },
 	{ "FLUSHED_LSN", "flushed_lsn", cell_int, true, true },
 	{ "APPLIED_LSN", "applied_lsn", cell_int, true, true },
+	{ "SNAP_LSN", "snapshot_lsn", cell_some, true, true },
+	{ "WAL_FROM", "wal_first_lsn", cell_some, true, true },
 	{ "LAG_REC", "lag_records", cell_int, true, true },
 	{ "LAG_BYTES", "lag_bytes", cell_int, true, true },
 	{ "LAG_US", "lag_us", cell_int, true, true },
@@ -433,7 +435,7 @@ static void status_print_header(FILE *f, const json_t *r)
 
 	cell_int(cluster, r, "cluster");
 	cell_int(epoch, r, "epoch");
-	cell_node(leader, r, "leader");
+	cell_some(leader, r, "leader");
 	cell_str(phase, r, "phase");
 	cell_str(degraded, r, "degraded");
 	if (json_is_string(p))
@@ -506,7 +508,7 @@ int admin_print_events(FILE *f, const json_t *result)
 		cell_int(seq, e, "seq");
 		cell_str(time, e, "time");
 		cell_str(kind, e, "kind");
-		cell_node(node, e, "node");
+		cell_some(node, e, "node");
 		t = json_object_get(e, "text");
 		if (json_is_string(t))
 			copy_clean(text, sizeof(text), json_string_value(t), json_string_length(t));
@@ -515,6 +517,24 @@ int admin_print_events(FILE *f, const json_t *result)
 		fprintf(f, "%8s  %-24s  %-18s  %4s  %s\n", seq, time, kind, node, text);
 	}
 	return ferror(f) ? -EIO : 0;
+}
+
+/* An array of integers (node ids) as 1,2,3, "none" when empty; other arrays not at all. */
+static void print_int_list(FILE *f, const char *name, const json_t *v)
+{
+	const json_t *item;
+	size_t i;
+
+	json_array_foreach(v, i, item)
+	{
+		if (!json_is_integer(item))
+			return;
+	}
+	fprintf(f, " %s=%s", name, json_array_size(v) ? "" : "none");
+	json_array_foreach(v, i, item)
+	{
+		fprintf(f, "%s%" JSON_INTEGER_FORMAT, i ? "," : "", json_integer_value(item));
+	}
 }
 
 int admin_print_ok(FILE *f, const json_t *result)
@@ -536,7 +556,9 @@ int admin_print_ok(FILE *f, const json_t *result)
 			fprintf(f, " %s=%g", name, json_real_value(v));
 		else if (json_is_boolean(v))
 			fprintf(f, " %s=%s", name, json_is_true(v) ? "true" : "false");
-		/* Objects, arrays and nulls: --json shows them. */
+		else if (json_is_array(v))
+			print_int_list(f, name, v);
+		/* Objects, nulls and other arrays: --json shows them. */
 	}
 	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;

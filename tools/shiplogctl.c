@@ -4,10 +4,10 @@
  * usage: shiplogctl [GLOBAL OPTIONS] COMMAND [ARGS]
  * Data commands (put, get, del) talk to shiplogd's data port through libshiplog
  * (include/shiplog/client.h). Cluster commands (status, members, events, watch,
- * failover, switchover, set-policy, add-node, remove-node) talk to the controller's
- * admin API (include/shiplog/admin.h, tools/admin.h). Each command is one row of
- * ctl_cmds[] and opens what it needs itself: cluster commands do not need --servers,
- * data commands do not need --controller.
+ * failover, switchover, set-policy, add-node, remove-node, snapshot) talk to the
+ * controller's admin API (include/shiplog/admin.h, tools/admin.h). Each command is one
+ * row of ctl_cmds[] and opens what it needs itself: cluster commands do not need
+ * --servers, data commands do not need --controller.
  *
  * Exit status (also in --help and shiplogctl(1)); codes are only ever added:
  *   0 OK; 1 NOT_FOUND (a key; a node for the controller); 2 usage error (bad arguments,
@@ -110,6 +110,7 @@ static int cmd_switchover(struct ctl *ctl, int argc, char **argv);
 static int cmd_set_policy(struct ctl *ctl, int argc, char **argv);
 static int cmd_add_node(struct ctl *ctl, int argc, char **argv);
 static int cmd_remove_node(struct ctl *ctl, int argc, char **argv);
+static int cmd_snapshot(struct ctl *ctl, int argc, char **argv);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "put", "KEY VALUE", "store VALUE under KEY (VALUE - reads stdin)", cmd_put },
@@ -125,6 +126,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "set-policy", "POLICY", "change the commit policy", cmd_set_policy },
 	{ "add-node", "N", "add node N as a learner", cmd_add_node },
 	{ "remove-node", "N", "remove node N", cmd_remove_node },
+	{ "snapshot", "N|all", "node N (or all) snapshots its state, trims its WAL", cmd_snapshot },
 };
 #define CTL_N_CMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
@@ -271,6 +273,10 @@ static const char *const cmd_help[][2] = {
 			"          sync_timeout_ms=MS; checked before it is sent\n" },
 	{ "add-node", "  N  a node id from 1 to 64; it joins as a learner\n" },
 	{ "remove-node", "  N  a node id from 1 to 64\n" },
+	{ "snapshot", "  N    a node id from 1 to 64: that node (connected to the controller)\n"
+		      "  all  every member connected to the controller\n"
+		      "  Each writes a snapshot of its state, then deletes the WAL segments\n"
+		      "  it no longer needs ([wal] retention_mb).\n" },
 };
 
 static int cmd_usage(const struct ctl_cmd *cmd, FILE *f, int code)
@@ -1283,6 +1289,26 @@ static int cmd_add_node(struct ctl *ctl, int argc, char **argv)
 static int cmd_remove_node(struct ctl *ctl, int argc, char **argv)
 {
 	return node_cmd(ctl, argc, argv, "remove-node");
+}
+
+/* snapshot N | all: the answer names the nodes asked ("asked") and, for all, the members
+ * left out because they were not connected ("skipped"). */
+static int cmd_snapshot(struct ctl *ctl, int argc, char **argv)
+{
+	char *args[1];
+	uint64_t v;
+	int rc = cmd_parse(find_cmd("snapshot"), argc, argv, no_opts, NULL, NULL, 1, args);
+
+	if (rc != CTL_GO_ON)
+		return rc;
+	if (strcmp(args[0], "all") == 0)
+		return admin_run(ctl, "snapshot", json_pack("{s:b}", "all", 1), false,
+				 admin_print_ok);
+	if (parse_u64(args[0], 1, SL_NODE_MAX, &v) != 0)
+		return usage_error("snapshot: \"%s\" is not a node id from 1 to %u, nor all",
+				   args[0], SL_NODE_MAX);
+	return admin_run(ctl, "snapshot", json_pack("{s:I}", "node", (json_int_t)v), false,
+			 admin_print_ok);
 }
 
 /* ---- main -------------------------------------------------------------------------- */

@@ -10,7 +10,9 @@
  * any age past INT64_MAX) travels as null.
  *
  * Hello carries the cluster as "cluster", as control.h shows it ("cluster_id" is read
- * too); every other field is named after its C struct member.
+ * too); every other field is named after its C struct member. Fields added after
+ * version 1 (the report's snapshot fields) are always written, and read as 0 when an
+ * older agent leaves them out.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,19 +52,24 @@ struct field {
 	size_t off;
 	uint8_t kind;
 	uint64_t min, max;
+	bool optional; /* added after version 1: an older sender leaves it out (0) */
 };
 
-#define F_B(s, f)                                \
-	{                                        \
-#f, offsetof(s, f), F_BOOL, 0, 1 \
+#define F_B(s, f)                                       \
+	{                                               \
+#f, offsetof(s, f), F_BOOL, 0, 1, false \
 	}
-#define F_N(s, f, k, lo, hi)                  \
-	{                                     \
-#f, offsetof(s, f), k, lo, hi \
+#define F_N(s, f, k, lo, hi)                         \
+	{                                            \
+#f, offsetof(s, f), k, lo, hi, false \
 	}
-#define F_N64(s, f)                                               \
-	{                                                         \
-#f, offsetof(s, f), F_U64, 0, CTLMSG_U64_WIRE_MAX \
+#define F_N64(s, f)                                                      \
+	{                                                                \
+#f, offsetof(s, f), F_U64, 0, CTLMSG_U64_WIRE_MAX, false \
+	}
+#define F_OPT64(s, f)                                                   \
+	{                                                               \
+#f, offsetof(s, f), F_U64, 0, CTLMSG_U64_WIRE_MAX, true \
 	}
 
 static const struct field report_fields[] = {
@@ -75,6 +82,10 @@ static const struct field report_fields[] = {
 	F_N64(struct sl_node_report, truncated_records),
 	F_N64(struct sl_node_report, retransmits),
 	F_N64(struct sl_node_report, client_busy),
+	F_OPT64(struct sl_node_report, snapshot_lsn),
+	F_OPT64(struct sl_node_report, wal_first_lsn),
+	F_OPT64(struct sl_node_report, snapshots_sent),
+	F_OPT64(struct sl_node_report, snapshots_installed),
 };
 
 static const struct field status_fields[] = {
@@ -113,8 +124,8 @@ static const struct field note_fields[] = {
 };
 
 static const struct field hello_fields[] = {
-	{ "node", offsetof(struct sl_ctl_msg, u.hello.node), F_U16, 1, SL_NODE_MAX },
-	{ "cluster", offsetof(struct sl_ctl_msg, u.hello.cluster_id), F_U32, 0, UINT32_MAX },
+	{ "node", offsetof(struct sl_ctl_msg, u.hello.node), F_U16, 1, SL_NODE_MAX, false },
+	{ "cluster", offsetof(struct sl_ctl_msg, u.hello.cluster_id), F_U32, 0, UINT32_MAX, false },
 };
 
 /* "cmd" (the name) and "policy" are read apart; node is 1..SL_NODE_MAX where it names one. */
@@ -381,9 +392,12 @@ static int get_field(struct dec *d, const json_t *o, const char *path, const str
 		     void *base)
 {
 	int rc = 0;
-	json_t *j = need(d, o, path, f->name, &rc);
+	json_t *j;
 	json_int_t v;
 
+	if (f->optional && !json_object_get(o, f->name))
+		return 0; /* the message was zeroed before decoding */
+	j = need(d, o, path, f->name, &rc);
 	if (!j)
 		return rc;
 	if (f->kind == F_BOOL) {
@@ -539,7 +553,7 @@ static int dec_cmd(struct dec *d, const json_t *o, struct sl_control *c)
 		      : -1;
 	if (cmd < 0)
 		return dec_fail(d, "cmd must be promote, follow, fence, set_policy, set_learner, "
-				   "pause, renew, add_peer or remove_peer");
+				   "pause, renew, add_peer, remove_peer or snapshot");
 	c->cmd = (uint8_t)cmd;
 	rc = get_fields(d, o, "", cmd_fields, CTLMSG_DIM(cmd_fields), c);
 	if (rc != 0)
@@ -563,7 +577,8 @@ static int dec_cmd(struct dec *d, const json_t *o, struct sl_control *c)
 static int dec_hello(struct dec *d, const json_t *o, struct sl_ctl_msg *m)
 {
 	const struct field *cluster = &hello_fields[1];
-	const struct field alias = { "cluster_id", cluster->off, cluster->kind, 0, cluster->max };
+	const struct field alias = { "cluster_id", cluster->off, cluster->kind, 0,
+				     cluster->max, false };
 	int rc = get_field(d, o, "", &hello_fields[0], m);
 
 	/* control.h shows "cluster"; the struct member's name is read as well. */

@@ -23,12 +23,17 @@
  *     set-policy  {"policy":"first 1 (2,3) level=flushed"}
  *     add-node    {"node":N}
  *     remove-node {"node":N}
+ *     snapshot    {"node":N} or {"all":true}  (node N, or every member connected to the
+ *                 controller, writes a snapshot; the result adds "asked":[N,...] and
+ *                 "skipped":[N,...], the members "all" left out: not connected)
  *
  * status result:
  *   {"cluster":7,"epoch":5,"leader":1,"phase":"steady","policy":"all ...",
  *    "degraded":false,"controller_version":"0.1.0",
  *    "nodes":[{"node":1,"role":"leader","member":"member"|"learner","state":"up"|"lost"|"never",
  *              "epoch":5,"last_lsn":..,"flushed_lsn":..,"applied_lsn":..,"commit_lsn":..,
+ *              "snapshot_lsn":..,"wal_first_lsn":..,"snapshots_sent":..,
+ *              "snapshots_installed":..,
  *              "lag_records":..,"lag_bytes":..,"lag_us":..,"sync":"sync"|"quorum"|"async"|
  *              "leader"|"learner"|"-","heard_ms_ago":..,"data_addr":"10.77.0.1:7400",
  *              "may_lead":true,"paused":false,"degraded":false}, ...]}

@@ -96,6 +96,12 @@ struct sl_node_report {
 	uint64_t truncated_records;
 	uint64_t retransmits;
 	uint64_t client_busy;
+	/* Snapshots (DESIGN.md §5), added after version 1: a report without them (an older
+	 * agent) decodes with zeros. */
+	uint64_t snapshot_lsn;	      /* the newest snapshot on disk (0: none) */
+	uint64_t wal_first_lsn;	      /* the oldest LSN the WAL still holds (0: not reported) */
+	uint64_t snapshots_sent;      /* leader: snapshot transfers begun */
+	uint64_t snapshots_installed; /* follower: snapshots received and installed */
 	struct sl_core_status st;
 };
 
@@ -123,7 +129,9 @@ struct sl_node_note {
  * version, SL_CTL_PROTO_VERSION) and "type". A receiver rejects, counts and reports
  * a line that does not parse, has another version, or lacks a field it needs; it drops
  * the connection after one such line from an agent (the agent reconnects), and ignores
- * fields it does not know (additions keep the version).
+ * fields it does not know (additions keep the version). A field added after version 1
+ * is optional on decode (0 when absent), so that a newer receiver still reads an older
+ * sender.
  *
  *   agent -> controller
  *     hello   {"v":1,"type":"hello","node":2,"cluster":7,"token":"..."}

@@ -47,10 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!r.envelope_ok)
 		CHECK(!r.has_token);
 	if (code == CTL_ADMIN_OK && ctl_admin_cmd_privileged(r.cmd)) {
-		CHECK(r.op.op >= CTL_OP_FAILOVER && r.op.op <= CTL_OP_REMOVE_NODE);
+		CHECK(r.op.op >= CTL_OP_FAILOVER && r.op.op <= CTL_OP_SNAPSHOT);
 		CHECK(r.op.node <= SL_NODE_MAX);
-		if (r.op.op != CTL_OP_FAILOVER && r.op.op != CTL_OP_SET_POLICY)
+		/* snapshot's node 0 is "all" */
+		if (r.op.op != CTL_OP_FAILOVER && r.op.op != CTL_OP_SET_POLICY &&
+		    r.op.op != CTL_OP_SNAPSHOT)
 			CHECK(r.op.node >= 1);
+		CHECK(r.op.connected == 0); /* the controller's to fill, never the request's */
 		if (r.op.op == CTL_OP_SET_POLICY)
 			CHECK(sl_policy_valid(&r.op.policy));
 	}

@@ -182,6 +182,7 @@ def status_shape(s, n_nodes):
 class Agent:
     def __init__(self, node, cluster=7):
         self.node, self.epoch, self.role, self.leader, self.seq = node, 0, "fenced", 0, 0
+        self.snap = {}  # the snapshot fields, once a test gives them (an older agent: none)
         self.sock = socket.create_connection(hostport(agents), timeout=5)
         self.buf = b""
         self.cmds = []
@@ -201,7 +202,8 @@ class Agent:
         self.send({"v": 1, "type": "report", "node": self.node, "cluster_id": 7,
                    "seq": self.seq, "may_lead": True, "refetch_lsn": 0, "stale_epoch": 0,
                    "truncated_records": 0, "retransmits": 0, "client_busy": 0,
-                   "data_addr": "127.0.0.1:%d" % (7400 + self.node), "st": st})
+                   "data_addr": "127.0.0.1:%d" % (7400 + self.node), "st": st,
+                   **self.snap})
 
     def lines(self):
         data = self.sock.recv(65536)
@@ -333,6 +335,47 @@ def metrics_checks_steady(epoch):
     check(m.get("shiplog_state_saves_total", 0) >= 1, "metrics: state saves")
 
 
+def pump(nodes, done):
+    """The commands the agents receive, until done() or a few seconds."""
+    deadline = time.monotonic() + 5
+    while not done() and time.monotonic() < deadline:
+        ready, _, _ = select.select([a.sock for a in nodes], [], [], 0.05)
+        for a in nodes:
+            if a.sock in ready:
+                for m in a.lines() or []:
+                    a.apply(m)
+
+
+def snapshot_checks(nodes, epoch):
+    """snapshot all asks every agent connected at the epoch; a report that moves a
+    node's snapshot LSN is an event; a node no longer connected is refused."""
+    r = ok("snapshot", ADMIN, args={"all": True})
+    check(r["asked"] == [1, 2, 3] and r["skipped"] == [] and r["epoch"] == epoch,
+          "snapshot all: %s" % r)
+    def asked(a):
+        return [m for m in a.cmds if m["cmd"] == "snapshot"]
+    pump(nodes, lambda: all(asked(a) for a in nodes))
+    for a in nodes:
+        check(len(asked(a)) == 1 and asked(a)[0]["epoch"] == epoch, "n%d: snapshot" % a.node)
+    nodes[1].snap = {"snapshot_lsn": 100, "wal_first_lsn": 101, "snapshots_sent": 0,
+                     "snapshots_installed": 0}
+    for _ in range(2):
+        nodes[1].report()
+        time.sleep(0.1)
+    ev = ok("events", args={"limit": 1000})["events"]
+    check([(e["node"], e["a"], e["b"]) for e in ev if e["kind"] == "snapshot"] == [(2, 100, 101)],
+          "a snapshot event for n2")
+    n2 = [n for n in ok("status")["nodes"] if n["node"] == 2][0]
+    check(n2["snapshot_lsn"] == 100 and n2["wal_first_lsn"] == 101, "n2's snapshot in status")
+    check(scrape().get('shiplog_node_snapshot_lsn{node="2"}') == 100, "metrics: n2's snapshot")
+    nodes[2].sock.close()
+    time.sleep(0.2)
+    code({"v": 1, "token": ADMIN, "cmd": "snapshot", "args": {"node": 3}}, "refused")
+    r = ok("snapshot", ADMIN, args={"all": True})
+    check(r["asked"] == [1, 2] and r["skipped"] == [3], "snapshot all without n3: %s" % r)
+    check([l["cmd"] for l in audit()][-3:] == ["snapshot"] * 3, "snapshots audited")
+
+
 def main():
     metrics_checks_boot()
     s = ok("status")
@@ -419,6 +462,7 @@ def main():
     metrics_checks_steady(leader.epoch)
     with open(os.path.join(statedir, "events.jsonl")) as f:
         check(len(f.readlines()) == len(ev["events"]), "events.jsonl")
+    snapshot_checks(nodes, leader.epoch)
     print(leader.epoch)
 
 

@@ -12,6 +12,8 @@ answers by MODE:
            that follows. --to 3: accepted, never completes (a later switchover is busy).
            --to 4: refused (a learner). failover without force: refused. add-node 64:
            internal. remove-node of an unknown node: not_found. events: 25 of them.
+           snapshot: all asks nodes 1 to 3 and skips 4 (not connected); node 4 is
+           refused, a node that is not a member not_found.
   garbage  answers a line that is not JSON
   version  answers with protocol version 2
   silent   reads requests, never answers
@@ -28,7 +30,7 @@ import threading
 
 LIFETIME_S = 120
 ADMIN, OPERATOR = "adm-s3cret", "op-t0ken"
-PRIVILEGED = {"failover", "switchover", "set-policy", "add-node", "remove-node"}
+PRIVILEGED = {"failover", "switchover", "set-policy", "add-node", "remove-node", "snapshot"}
 READ_ONLY = {"status", "members", "events"}
 FLIP_AFTER_POLLS = 3
 N_EVENTS = 25
@@ -62,6 +64,9 @@ class Cluster:
                             lag_us=0 if lead else 15 + (n == 3) * 900,
                             sync="leader" if lead else ("sync" if n == 2 else "async"),
                             heard_ms_ago=12 * n, data_addr="10.77.0.%d:7400" % n,
+                            snapshot_lsn=0 if n == 3 else 900,
+                            wal_first_lsn=1 if n == 3 else 901,
+                            snapshots_sent=2 if lead else 0, snapshots_installed=0,
                             may_lead=True, paused=False, degraded=False))
         out.append(node(4, "learner", "learner", "never", sync="-"))
         for n in self.extra:
@@ -129,6 +134,20 @@ class Cluster:
         if n not in (1, 2, 3, 4) and n not in self.extra:
             raise Refusal("not_found", "no node %d" % n)
         return {"node": n, "removed": True}
+
+    def snapshot(self, args):
+        done = {"epoch": self.epoch, "leader": self.leader, "phase": "steady",
+                "state_version": 7}
+        if args.get("all") is True and "node" not in args:
+            return dict(done, asked=[1, 2, 3], skipped=[4])
+        if "all" in args and args["all"] is not False:
+            raise BadRequest("node or all, not both")
+        n = need_node(args, "node")
+        if n == 4:
+            raise Refusal("refused", "n4 is not connected to the controller.")
+        if n not in (1, 2, 3):
+            raise Refusal("not_found", "n%d is not a member of the cluster." % n)
+        return dict(done, asked=[n], skipped=[])
 
 
 class Refusal(Exception):

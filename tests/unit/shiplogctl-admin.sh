@@ -88,18 +88,21 @@ serve cluster
 A="$C --token-file $dir/admin.token"
 expect 0 '^cluster 7  epoch 5  leader 1  policy "all level=flushed durability=fsync sync_timeout_ms=0"  phase steady  degraded no$' \
 	$A status
-grep -q '^NODE  ROLE  *MEMBER  *STATE  EPOCH  LAST_LSN  FLUSHED_LSN  APPLIED_LSN  LAG_REC  LAG_BYTES  LAG_US  SYNC  *HEARD$' \
+grep -q '^NODE  ROLE  *MEMBER  *STATE  EPOCH  LAST_LSN  FLUSHED_LSN  APPLIED_LSN  SNAP_LSN  WAL_FROM  LAG_REC  LAG_BYTES  LAG_US  SYNC  *HEARD$' \
 	"$out" || fail "status: table header"
 row() { awk -v n="$1" '$1 == n { $1 = $1; print }' "$out"; }
-[ "$(row 1)" = "1 leader member up 5 1042 1042 1040 0 0 0 leader 12ms" ] || fail "status: row 1: $(row 1)"
-[ "$(row 3)" = "3 follower member up 5 1002 1000 995 40 5120 915 async 36ms" ] ||
+[ "$(row 1)" = "1 leader member up 5 1042 1042 1040 900 901 0 0 0 leader 12ms" ] ||
+	fail "status: row 1: $(row 1)"
+# No snapshot: a dash, not 0.
+[ "$(row 3)" = "3 follower member up 5 1002 1000 995 - 1 40 5120 915 async 36ms" ] ||
 	fail "status: row 3: $(row 3)"
 # A node that never reported: dashes, whatever it lacks.
-[ "$(row 4)" = "4 learner learner never - - - - - - - - -" ] || fail "status: row 4: $(row 4)"
+[ "$(row 4)" = "4 learner learner never - - - - - - - - - - -" ] || fail "status: row 4: $(row 4)"
 [ "$(wc -l <"$out")" -eq 6 ] || fail "status: expected 6 lines"
 last_request 'r["v"] == 1 and r["cmd"] == "status" and r["args"] == {}'
 expect 0 "" --json $A status
 json_check 'd["cluster"] == 7 and d["leader"] == 1 and len(d["nodes"]) == 4 and d["nodes"][3]["state"] == "never"'
+json_check 'd["nodes"][0]["snapshot_lsn"] == 900 and d["nodes"][0]["wal_first_lsn"] == 901'
 [ "$(wc -l <"$out")" -eq 1 ] || fail "--json status: one line"
 expect 0 "^   4  learner$" $A members
 grep -q "^   1  member$" "$out" || fail "members: node 1"
@@ -178,6 +181,22 @@ expect 0 "^OK accepted=true target=3 epoch=5$" $A switchover --to 3
 expect 4 "switchover: busy: a switchover to node 3 is under way" $A switchover --to 2
 expect 4 "" --json $A switchover --to 2
 json_check 'd["ok"] is False and d["code"] == "busy" and d["exit"] == 4'
+# snapshot: the nodes asked, and those all left out; each refusal on its exit code.
+expect 0 "^OK epoch=5 leader=1 phase=steady state_version=7 asked=1,2,3 skipped=4$" \
+	$A snapshot all
+last_request 'r["cmd"] == "snapshot" and r["args"] == {"all": True}'
+expect 0 "^OK epoch=5 leader=1 phase=steady state_version=7 asked=2 skipped=none$" \
+	$A snapshot 2
+last_request 'r["args"] == {"node": 2}'
+expect 0 "" --json $A snapshot all
+json_check 'd["asked"] == [1, 2, 3] and d["skipped"] == [4] and d["epoch"] == 5'
+expect 4 "^shiplogctl: snapshot: refused: n4 is not connected to the controller.$" \
+	$A snapshot 4
+expect 1 "snapshot: not_found: n9 is not a member of the cluster." $A snapshot 9
+expect 7 "snapshot: unauthorized: this token may not snapshot" \
+	$C --token-file "$dir/op.token" snapshot all
+expect 4 "" --json $A snapshot 4
+json_check 'd == {"ok": False, "code": "refused", "error": "n4 is not connected to the controller.", "exit": 4}'
 
 # --- switchover --wait-ms: the fake flips the leader on the third status after it --------
 serve cluster

@@ -123,6 +123,14 @@ expect 2 "add-node: expected 1 argument, got 0" add-node
 expect 2 "add-node: \"0\" is not a node id from 1 to 64" add-node 0
 expect 2 "remove-node: \"x\" is not a node id" remove-node x
 expect 2 "remove-node: expected 1 argument, got 2" remove-node 1 2
+expect 0 "usage: shiplogctl \[OPTIONS\] snapshot N|all" snapshot --help
+expect 0 "all  every member connected to the controller" snapshot --help
+expect 2 "snapshot: expected 1 argument, got 0" snapshot
+expect 2 "snapshot: expected 1 argument, got 2" snapshot 1 2
+expect 2 "snapshot: \"0\" is not a node id from 1 to 64, nor all" snapshot 0
+expect 2 "snapshot: \"65\" is not a node id" snapshot 65
+expect 2 "snapshot: \"ALL\" is not a node id" snapshot ALL
+expect 2 "unrecognized option '--force'" snapshot all --force
 expect 2 "--controller: \"\": expected unix:/PATH or HOST:PORT" --controller "" status
 expect 2 "--controller: \"unix:\": no socket path" --controller unix: members
 expect 2 "--controller: \"h:0\": port \"0\" is not a number" --controller h:0 status
@@ -143,6 +151,8 @@ expect 2 "--token: expected" --token "$(printf '%01025d' 0)" status
 )
 expect 6 "status: cannot reach the controller at unix:$dir/no-controller.sock" status
 expect 6 "cannot reach the controller at unix:$dir/x.sock" --controller "$dir/x.sock" members
+expect 6 "snapshot: cannot reach the controller" snapshot all
+expect 6 "snapshot: cannot reach the controller" snapshot 64
 unset SHIPLOG_CONTROLLER
 
 # --- exit codes against a fake store ---------------------------------------------------

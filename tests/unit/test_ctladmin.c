@@ -76,6 +76,18 @@ static void test_decode_good(void **state)
 	assert_int_equal(r.op.node, 64);
 	assert_int_equal(decode("{\"v\":1,\"cmd\":\"remove-node\",\"args\":{\"node\":1}}", &r), 0);
 	assert_int_equal(r.op.op, CTL_OP_REMOVE_NODE);
+	assert_int_equal(decode("{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"node\":2}}", &r), 0);
+	assert_int_equal(r.op.op, CTL_OP_SNAPSHOT);
+	assert_int_equal(r.op.node, 2);
+	assert_true(ctl_admin_cmd_privileged(r.cmd));
+	assert_int_equal(
+		decode("{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"node\":2,\"all\":false}}", &r),
+		0);
+	assert_int_equal(r.op.node, 2);
+	assert_int_equal(decode("{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"all\":true}}", &r), 0);
+	assert_int_equal(r.op.op, CTL_OP_SNAPSHOT);
+	assert_int_equal(r.op.node, 0); /* every member connected */
+	assert_string_equal(r.args, "{\"all\":true}");
 	/* Fields the controller does not know are ignored, as in the agent protocol. */
 	assert_int_equal(decode("{\"v\":1,\"cmd\":\"status\",\"id\":9}", &r), 0);
 }
@@ -143,6 +155,20 @@ static void test_decode_bad(void **state)
 		  "args.node: required" },
 		{ "{\"v\":1,\"cmd\":\"remove-node\",\"args\":{\"node\":true}}",
 		  CTL_ADMIN_BAD_REQUEST, true, "args.node: not an integer" },
+		{ "{\"v\":1,\"cmd\":\"snapshot\"}", CTL_ADMIN_BAD_REQUEST, true,
+		  "args: node or all: true is required" },
+		{ "{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"all\":false}}", CTL_ADMIN_BAD_REQUEST,
+		  true, "args: node or all: true is required" },
+		{ "{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"node\":2,\"all\":true}}",
+		  CTL_ADMIN_BAD_REQUEST, true, "args: node or all, not both" },
+		{ "{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"all\":\"yes\"}}",
+		  CTL_ADMIN_BAD_REQUEST, true, "args.all: not true or false" },
+		{ "{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"node\":0}}", CTL_ADMIN_BAD_REQUEST,
+		  true, "args.node: out of range 1..64" },
+		{ "{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"node\":\"all\"}}",
+		  CTL_ADMIN_BAD_REQUEST, true, "args.node: not an integer" },
+		{ "{\"v\":1,\"cmd\":\"snapshot\",\"args\":{\"nodes\":[1]}}", CTL_ADMIN_BAD_REQUEST,
+		  true, "unknown argument \"nodes\" for snapshot" },
 	};
 	struct ctl_admin_req r;
 
@@ -209,23 +235,27 @@ struct fixture {
 	struct ctl_admin_ctx x;
 	struct ctl_out out;
 	char audit_path[64];
-	int applied;  /* apply() calls */
-	int apply_rc; /* what the fake returns (0: runs ctl_step) */
+	int applied;	    /* apply() calls */
+	int apply_rc;	    /* what the fake returns (0: runs ctl_step) */
+	uint64_t connected; /* the agents the fake controller has, bit id - 1 */
 	char *ans;
 };
 
-static int fake_apply(void *arg, const struct ctl_admin *op, char *why, size_t why_len)
+static int fake_apply(void *arg, const struct ctl_admin *op, uint64_t *asked, char *why,
+		      size_t why_len)
 {
 	struct fixture *f = arg;
 	struct ctl_input in = { .type = CTL_IN_ADMIN, .now_ns = 1000, .u.admin = *op };
 	int rc;
 
+	in.u.admin.connected = f->connected;
 	f->applied++;
 	if (f->apply_rc != 0) {
 		snprintf(why, why_len, "the fake says %d", f->apply_rc);
 		return f->apply_rc;
 	}
 	rc = ctl_step(f->ctl, &in, &f->out);
+	*asked = f->out.asked;
 	if (rc != 0)
 		snprintf(why, why_len, "%s", f->out.why);
 	return rc;
@@ -493,6 +523,9 @@ static void test_status(void **state)
 						  .lag_bytes = 32000,
 						  .lag_ns = 9000000 };
 	r2 = report(2, SL_ROLE_FOLLOWER, 3, 990);
+	r2.snapshot_lsn = 800;
+	r2.wal_first_lsn = 801;
+	r2.snapshots_installed = 1;
 	r3 = report(3, SL_ROLE_FOLLOWER, 3, 500);
 	in.u.report = &r1;
 	ctl_step(f->ctl, &in, &f->out);
@@ -533,7 +566,12 @@ static void test_status(void **state)
 	assert_int_equal(num(n, "lag_bytes"), 640);
 	assert_int_equal(num(n, "lag_us"), 250);
 	assert_int_equal(num(n, "flushed_lsn"), 990);
+	assert_int_equal(num(n, "snapshot_lsn"), 800);
+	assert_int_equal(num(n, "wal_first_lsn"), 801);
+	assert_int_equal(num(n, "snapshots_sent"), 0);
+	assert_int_equal(num(n, "snapshots_installed"), 1);
 	n = status_node(s, 3);
+	assert_int_equal(num(n, "snapshot_lsn"), 0);  /* none, or an agent that does not say */
 	assert_string_equal(str(n, "sync"), "async"); /* in the list, not counted now */
 	assert_int_equal(num(n, "lag_records"), 500);
 	assert_int_equal(num(n, "lag_us"), 9000);
@@ -542,6 +580,7 @@ static void test_status(void **state)
 	assert_string_equal(str(n, "state"), "never");
 	assert_string_equal(str(n, "sync"), "learner");
 	assert_null(json_object_get(n, "last_lsn"));
+	assert_null(json_object_get(n, "snapshot_lsn"));
 	assert_null(json_object_get(n, "lag_records"));
 
 	k = json_object_get(s, "controller");
@@ -568,6 +607,99 @@ static void test_status(void **state)
 	assert_int_equal(num(json_array_get(s, 3), "node"), 4);
 	assert_true(json_is_true(json_object_get(json_array_get(s, 3), "learner")));
 	json_decref(a);
+	fixture_free(f);
+}
+
+/* The ids in a JSON array, as "1,2,4" ("" when empty). */
+static const char *id_list(const json_t *a)
+{
+	static char buf[256];
+	const json_t *v;
+	size_t i, n = 0;
+
+	assert_true(json_is_array(a));
+	buf[0] = '\0';
+	json_array_foreach(a, i, v)
+	{
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%lld", i ? "," : "",
+				      (long long)json_integer_value(v));
+	}
+	return buf;
+}
+
+#define SNAP_REQ(args) "{\"v\":1,\"token\":\"" ADMIN "\",\"cmd\":\"snapshot\",\"args\":" args "}"
+
+/*
+ * snapshot N | all through the admin API: admin token only, audited; the answer names the
+ * nodes asked and, for all, the members left out (not connected); a node that is not
+ * connected is refused, one that is no member is not found.
+ */
+static void test_snapshot(void **state)
+{
+	struct ctl_state st;
+	struct fixture *f;
+	json_t *a, *r, *lines, *l;
+
+	(void)state;
+	fresh(&st);
+	st.epoch = 3;
+	st.leader = 1;
+	st.phase = CTL_PHASE_STEADY;
+	f = fixture_new(&st);
+	f->connected = 1u << 0 | 1u << 1 | 1u << 3; /* n1, n2 and the learner n4; not n3 */
+	expect_code(f,
+		    "{\"v\":1,\"token\":\"" OPER "\",\"cmd\":\"snapshot\",\"args\":{\"all\":true}}",
+		    "unauthorized");
+	assert_int_equal(f->applied, 0);
+
+	a = serve(f, SNAP_REQ("{\"all\":true}"));
+	r = json_object_get(a, "result");
+	assert_non_null(r);
+	assert_int_equal(num(r, "epoch"), 3);
+	assert_int_equal(num(r, "leader"), 1);
+	assert_string_equal(str(r, "phase"), "steady");
+	assert_int_equal(num(r, "state_version"), (json_int_t)st.version); /* no change */
+	assert_string_equal(id_list(json_object_get(r, "asked")), "1,2,4");
+	assert_string_equal(id_list(json_object_get(r, "skipped")), "3");
+	json_decref(a);
+	assert_int_equal(f->out.n_act, 3);
+	for (unsigned i = 0; i < f->out.n_act; i++) {
+		assert_int_equal(f->out.act[i].type, CTL_ACT_SEND);
+		assert_int_equal(f->out.act[i].u.send.cmd.cmd, SL_CTL_SNAPSHOT);
+		assert_int_equal(f->out.act[i].u.send.cmd.epoch, 3);
+	}
+
+	expect_code(f, SNAP_REQ("{\"node\":3}"), "refused");
+	assert_non_null(strstr(f->ans, "n3 is not connected to the controller."));
+	expect_code(f, SNAP_REQ("{\"node\":9}"), "not_found");
+	a = serve(f, SNAP_REQ("{\"node\":2}"));
+	r = json_object_get(a, "result");
+	assert_string_equal(id_list(json_object_get(r, "asked")), "2");
+	assert_string_equal(id_list(json_object_get(r, "skipped")), "");
+	json_decref(a);
+	f->connected = 0;
+	expect_code(f, SNAP_REQ("{\"all\":true}"), "refused");
+	assert_non_null(strstr(f->ans, "No member is connected"));
+
+	/* Each request is audited: who, what, and what became of it. */
+	lines = audit_lines(f);
+	assert_int_equal(json_array_size(lines), 6);
+	l = json_array_get(lines, 0);
+	assert_string_equal(str(l, "cmd"), "snapshot");
+	assert_string_equal(str(l, "token"), "operator");
+	assert_string_equal(str(l, "outcome"), "unauthorized");
+	l = json_array_get(lines, 1);
+	assert_string_equal(str(l, "token"), "admin");
+	assert_string_equal(str(l, "outcome"), "ok");
+	assert_true(json_is_true(json_object_get(json_object_get(l, "args"), "all")));
+	assert_int_equal(num(json_object_get(l, "peer"), "uid"), 1000);
+	l = json_array_get(lines, 2);
+	assert_string_equal(str(l, "outcome"), "refused");
+	assert_int_equal(num(json_object_get(l, "args"), "node"), 3);
+	assert_string_equal(str(l, "error"), "n3 is not connected to the controller.");
+	assert_string_equal(str(json_array_get(lines, 3), "outcome"), "not_found");
+	assert_string_equal(str(json_array_get(lines, 4), "outcome"), "ok");
+	json_decref(lines);
 	fixture_free(f);
 }
 
@@ -657,8 +789,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_good), cmocka_unit_test(test_decode_bad),
 		cmocka_unit_test(test_tokens),	    cmocka_unit_test(test_authorization),
-		cmocka_unit_test(test_status),	    cmocka_unit_test(test_events),
-		cmocka_unit_test(test_events_file),
+		cmocka_unit_test(test_status),	    cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_events),	    cmocka_unit_test(test_events_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

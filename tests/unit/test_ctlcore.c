@@ -167,6 +167,10 @@ static void model_apply(struct h *h, uint16_t id, const struct sl_control *cmd)
 	case SL_CTL_REMOVE_PEER:
 		h->m[id].peers &= ~(1ull << (cmd->node - 1));
 		break;
+	case SL_CTL_SNAPSHOT: /* of its applied state; every segment before it goes */
+		h->m[id].r.snapshot_lsn = s->applied_lsn;
+		h->m[id].r.wal_first_lsn = s->applied_lsn + 1;
+		break;
 	}
 }
 
@@ -1361,6 +1365,137 @@ static void test_degraded_events(void **state)
 	h_free(h);
 }
 
+/* SNAPSHOT to node (0: every member) with the agents of connected (bit id - 1) up. */
+static int snapshot_req(struct h *h, uint16_t node, uint64_t connected)
+{
+	struct ctl_input in = { .type = CTL_IN_ADMIN };
+	int rc;
+
+	in.u.admin =
+		(struct ctl_admin){ .op = CTL_OP_SNAPSHOT, .node = node, .connected = connected };
+	rc = step(h, &in);
+	deliver(h);
+	return rc;
+}
+
+#define BIT(id) (1ull << ((id)-1))
+
+/*
+ * The operator's SNAPSHOT: to one member or every member connected, at the epoch, with
+ * no state change; refused for a node that is no member or not connected, and while no
+ * leader is elected or a failover runs.
+ */
+static void test_snapshot_request(void **state)
+{
+	struct h *h = elected(4, "all", BIT(4));
+	const struct ctl_state *st = ctl_state(h->c);
+	uint64_t v = st->version;
+	const struct sl_control *cmd;
+
+	(void)state;
+	assert_int_equal(snapshot_req(h, 9, ~0ull), -ENOENT);
+	assert_string_equal(h->out.why, "n9 is not a member of the cluster.");
+	assert_int_equal(snapshot_req(h, 2, BIT(1) | BIT(3)), -EAGAIN);
+	assert_string_equal(h->out.why, "n2 is not connected to the controller.");
+	assert_int_equal(snapshot_req(h, 0, 0), -EAGAIN);
+	assert_string_equal(h->out.why, "No member is connected to the controller.");
+	assert_int_equal(snapshot_req(h, 0, BIT(5) | BIT(64)), -EAGAIN); /* spares only */
+	assert_int_equal(h->out.asked, 0);
+
+	assert_int_equal(snapshot_req(h, 2, BIT(2)), 0);
+	assert_int_equal(h->out.asked, BIT(2));
+	assert_int_equal(h->out.n_act, 1); /* no SAVE: nothing of the state changed */
+	cmd = log_send(h, SL_CTL_SNAPSHOT, 2, 0);
+	assert_non_null(cmd);
+	assert_int_equal(cmd->epoch, 1);
+	assert_int_equal(cmd->node, 0);
+	assert_int_equal(log_count_sends(h, SL_CTL_SNAPSHOT, 0), 1);
+
+	/* All: the members connected (the learner n4 among them), not n3 nor a spare. */
+	log_clear(h);
+	assert_int_equal(snapshot_req(h, 0, BIT(1) | BIT(2) | BIT(4) | BIT(5)), 0);
+	assert_int_equal(h->out.asked, BIT(1) | BIT(2) | BIT(4));
+	assert_int_equal(log_count_sends(h, SL_CTL_SNAPSHOT, 0), 3);
+	assert_int_equal(log_count_sends(h, SL_CTL_SNAPSHOT, 3), 0);
+	assert_int_equal(log_count_sends(h, SL_CTL_SNAPSHOT, 5), 0);
+	assert_int_equal(log_count_sends(h, SL_CTL_SNAPSHOT, 4), 1);
+	assert_int_equal(st->version, v);
+	/* A later step says nothing of what was asked. */
+	tick(h);
+	assert_int_equal(h->out.asked, 0);
+
+	kill_node(h, 1);
+	until_failover(h);
+	assert_int_equal(snapshot_req(h, 2, ~0ull), -EBUSY);
+	assert_non_null(strstr(h->out.why, "failover to epoch 2 is under way"));
+	h_free(h);
+
+	h = h_new(3, "all", 1, 0);
+	assert_int_equal(snapshot_req(h, 0, ~0ull), -EAGAIN);
+	assert_non_null(strstr(h->out.why, "first election"));
+	h_free(h);
+}
+
+/* A report whose snapshot LSN moved is an event: written, installed, lost. */
+static void test_snapshot_events(void **state)
+{
+	struct h *h = elected(3, "all", 0);
+	struct sl_node_report *r2 = &h->m[2].r;
+	const struct ctl_action *e;
+	struct ctl_state saved;
+
+	(void)state;
+	set_pos(h, 2, 1, 500);
+	assert_int_equal(snapshot_req(h, 2, BIT(2)), 0);
+	assert_int_equal(r2->snapshot_lsn, 500); /* the model wrote it */
+	run(h, 2 * REPORT_NS);
+	assert_int_equal(log_count_events(h, CTL_EV_SNAPSHOT), 1);
+	e = log_event(h, CTL_EV_SNAPSHOT, 0);
+	assert_int_equal(e->u.event.node, 2);
+	assert_int_equal(e->u.event.a, 500);
+	assert_int_equal(e->u.event.b, 501);
+	assert_string_equal(e->u.event.text,
+			    "n2 wrote a snapshot at LSN 500; its WAL starts at LSN 501.");
+
+	/* The leader's, installed: a follower the WAL no longer covered. */
+	log_clear(h);
+	r2->snapshot_lsn = 900;
+	r2->wal_first_lsn = 901;
+	r2->snapshots_installed = 1;
+	run(h, 2 * REPORT_NS);
+	assert_int_equal(log_count_events(h, CTL_EV_SNAPSHOT), 1);
+	assert_string_equal(log_event(h, CTL_EV_SNAPSHOT, 0)->u.event.text,
+			    "n2 installed the leader's snapshot at LSN 900; its WAL starts at LSN "
+			    "901.");
+
+	/* Restarted: its newest was damaged, an older one stands; then none at all. */
+	log_clear(h);
+	r2->snapshots_installed = 0;
+	r2->snapshot_lsn = 500;
+	run(h, 2 * REPORT_NS);
+	assert_string_equal(log_event(h, CTL_EV_SNAPSHOT, 0)->u.event.text,
+			    "n2's newest snapshot is at LSN 500, older than the one at LSN 900 it "
+			    "had; its WAL starts at LSN 901.");
+	r2->snapshot_lsn = 0;
+	run(h, 2 * REPORT_NS);
+	assert_int_equal(log_count_events(h, CTL_EV_SNAPSHOT), 2);
+	e = log_event(h, CTL_EV_SNAPSHOT, 1);
+	assert_int_equal(e->u.event.a, 0);
+	assert_string_equal(e->u.event.text, "n2 reports no snapshot any more (it had one at LSN "
+					     "500); its WAL starts at LSN 901.");
+
+	/* A restarted controller only learns where each node is: no event. */
+	r2->snapshot_lsn = 700;
+	saved = *ctl_state(h->c);
+	h->c = ctl_init(h->mem, &h->cfg, &saved);
+	assert_non_null(h->c);
+	log_clear(h);
+	run(h, 3 * REPORT_NS);
+	assert_int_equal(log_count_events(h, CTL_EV_NODE_UP), 3);
+	assert_int_equal(log_count_events(h, CTL_EV_SNAPSHOT), 0);
+	h_free(h);
+}
+
 static void test_init_refusals(void **state)
 {
 	struct ctl_config cfg = { .cluster_id = 1,
@@ -1519,6 +1654,8 @@ int main(void)
 		cmocka_unit_test(test_higher_epoch_adopted),
 		cmocka_unit_test(test_notes),
 		cmocka_unit_test(test_degraded_events),
+		cmocka_unit_test(test_snapshot_request),
+		cmocka_unit_test(test_snapshot_events),
 		cmocka_unit_test(test_init_refusals),
 		cmocka_unit_test(test_restart_from_stored_state),
 		cmocka_unit_test(test_restart_mid_failover_keeps_old_leader),

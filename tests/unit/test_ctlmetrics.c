@@ -255,6 +255,9 @@ static struct fixture *small_cluster(void)
 	r1.st.policy = ctl_state(f->ctl)->policy;
 	r1.retransmits = 17;
 	r1.client_busy = 2;
+	r1.snapshot_lsn = 900;
+	r1.wal_first_lsn = 901;
+	r1.snapshots_sent = 3;
 	r1.st.n_peers = 2;
 	r1.st.peers[0] = (struct sl_peer_status){ .node = 2,
 						  .healthy = true,
@@ -268,6 +271,9 @@ static struct fixture *small_cluster(void)
 						  .lag_bytes = 32000,
 						  .lag_ns = 9000000000ull };
 	r2 = report(2, SL_ROLE_FOLLOWER, 3, 990);
+	r2.snapshot_lsn = 900;
+	r2.wal_first_lsn = 700;
+	r2.snapshots_installed = 1;
 	r3 = report(3, SL_ROLE_FOLLOWER, 3, 500);
 	r3.st.leader_age_ns = UINT64_MAX; /* no frame since it took its role */
 	r3.stale_epoch = 4;
@@ -337,6 +343,20 @@ static void test_small_cluster(void **state)
 	expect_line(f, "shiplog_member_client_busy_total{node=\"1\"} 2");
 	expect_line(f, "shiplog_member_stale_epoch_total{node=\"3\"} 4");
 	expect_line(f, "# TYPE shiplog_member_stale_epoch_total counter");
+	/* Snapshots: n1 shipped them, n2 installed one, n3 has none (an older agent). */
+	expect_line(f, "# TYPE shiplog_node_snapshot_lsn gauge");
+	expect_line(f, "shiplog_node_snapshot_lsn{node=\"1\"} 900");
+	expect_line(f, "shiplog_node_snapshot_lsn{node=\"3\"} 0");
+	expect_line(f, "# TYPE shiplog_node_wal_first_lsn gauge");
+	expect_line(f, "shiplog_node_wal_first_lsn{node=\"1\"} 901");
+	expect_line(f, "shiplog_node_wal_first_lsn{node=\"2\"} 700");
+	expect_line(f, "# TYPE shiplog_node_snapshots_sent_total counter");
+	expect_line(f, "shiplog_node_snapshots_sent_total{node=\"1\"} 3");
+	expect_line(f, "shiplog_node_snapshots_sent_total{node=\"2\"} 0");
+	expect_line(f, "# TYPE shiplog_node_snapshots_installed_total counter");
+	expect_line(f, "shiplog_node_snapshots_installed_total{node=\"2\"} 1");
+	expect_no_line(f, "shiplog_node_wal_first_lsn{node=\"3\"}"); /* 0: not reported */
+	expect_no_line(f, "shiplog_node_snapshot_lsn{node=\"4\"}");
 	/* Left out, not 0: the leader has no leader age; node 4 never reported. */
 	expect_no_line(f, "shiplog_member_leader_age_seconds{node=\"1\"}");
 	expect_no_line(f, "shiplog_member_last_lsn{node=\"4\"}");
@@ -357,6 +377,7 @@ static void test_small_cluster(void **state)
 	expect_line(f, "shiplog_events_total{kind=\"failover_start\"} 2");
 	expect_line(f, "shiplog_events_total{kind=\"promoted\"} 1");
 	expect_line(f, "shiplog_events_total{kind=\"switchover_start\"} 0");
+	expect_line(f, "shiplog_events_total{kind=\"snapshot\"} 0");
 	expect_line(f, "shiplog_event_write_errors_total 0");
 
 	check_shape(f->text);
@@ -476,6 +497,8 @@ static void test_largest(void **state)
 		r = report(id, id == 1 ? SL_ROLE_LEADER : SL_ROLE_FOLLOWER, 3, UINT64_MAX - 1);
 		memset(r.data_addr, '"', sizeof(r.data_addr)); /* every byte escaped */
 		r.stale_epoch = r.truncated_records = r.retransmits = r.client_busy = UINT64_MAX;
+		r.snapshot_lsn = r.wal_first_lsn = r.snapshots_sent = r.snapshots_installed =
+			UINT64_MAX;
 		r.st.leader_age_ns = UINT64_MAX - 1;
 		if (id == 1) {
 			r.st.policy = ctl_state(f->ctl)->policy;

@@ -59,6 +59,10 @@ static void fill_report(struct sl_ctl_msg *m, uint64_t *rng, unsigned peers)
 	r->truncated_records = test_rand(rng) % 100000;
 	r->retransmits = test_rand(rng) >> 1;
 	r->client_busy = test_rand(rng) % 7;
+	r->snapshot_lsn = test_rand(rng) & 1 ? 0 : test_rand(rng) >> 1;
+	r->wal_first_lsn = test_rand(rng) >> 1;
+	r->snapshots_sent = test_rand(rng) % 100;
+	r->snapshots_installed = test_rand(rng) % 100;
 	r->st.role = (uint8_t)(test_rand(rng) % 4);
 	r->st.epoch = (uint32_t)test_rand(rng);
 	r->st.leader = (uint16_t)(test_rand(rng) % (SL_NODE_MAX + 1));
@@ -163,6 +167,13 @@ static void test_report_fields_by_name(void **state)
 	assert_non_null(strstr(line, "\"peers\":[{\"node\":1,"));
 	assert_non_null(strstr(line, "\"policy\":\""));
 	assert_non_null(strstr(line, "\"data_addr\":\"10.0."));
+	m.u.report.snapshot_lsn = 1000;
+	m.u.report.wal_first_lsn = 900;
+	m.u.report.snapshots_sent = 2;
+	m.u.report.snapshots_installed = 1;
+	round_trip(&m);
+	assert_non_null(strstr(line, "\"snapshot_lsn\":1000,\"wal_first_lsn\":900,"
+				     "\"snapshots_sent\":2,\"snapshots_installed\":1,"));
 }
 
 /* A 64-node cluster's report with LSNs in the trillions still fits one line. */
@@ -243,6 +254,14 @@ static void test_encode_text(void **state)
 	assert_string_equal(line, "{\"v\":1,\"type\":\"cmd\",\"cmd\":\"promote\",\"epoch\":5,"
 				  "\"node\":0,\"learner\":0,\"pause\":0,\"policy\":\"first 1 (n2,"
 				  "n3) level=flushed durability=fsync sync_timeout_ms=0\"}\n");
+	/* SNAPSHOT names no node: the controller's epoch is all it needs. */
+	m.u.cmd.cmd = SL_CTL_SNAPSHOT;
+	m.u.cmd.epoch = 7;
+	m.u.cmd.policy = policy_of("all");
+	assert_true(sl_ctl_encode(&m, line, sizeof(line)) > 0);
+	assert_string_equal(line, "{\"v\":1,\"type\":\"cmd\",\"cmd\":\"snapshot\",\"epoch\":7,"
+				  "\"node\":0,\"learner\":0,\"pause\":0,\"policy\":\"all "
+				  "level=flushed durability=fsync sync_timeout_ms=0\"}\n");
 }
 
 static int decode(const char *s, struct sl_ctl_msg *m, char *err, size_t err_len)
@@ -486,11 +505,56 @@ static void test_refuse_report(void **state)
 	refused(buf, "st.peers has 65 entries, at most 64");
 }
 
+/*
+ * The snapshot fields came after version 1: a report without them (an older agent) reads
+ * as zeros, one with them reads them, and a bad value is refused like any other field.
+ */
+static void test_report_snapshot_fields(void **state)
+{
+	static char buf[4096];
+	struct sl_ctl_msg m;
+
+	(void)state;
+	report_line(buf, sizeof(buf), "\"node\":2,", "\"role\":\"follower\",", "\"node\":3,");
+	memset(&m, 0x5a, sizeof(m));
+	decode_ok(buf, &m);
+	assert_int_equal(m.u.report.snapshot_lsn, 0);
+	assert_int_equal(m.u.report.wal_first_lsn, 0);
+	assert_int_equal(m.u.report.snapshots_sent, 0);
+	assert_int_equal(m.u.report.snapshots_installed, 0);
+	subst(buf, sizeof(buf), "\"client_busy\":0,",
+	      "\"client_busy\":0,\"snapshot_lsn\":800,\"wal_first_lsn\":801,"
+	      "\"snapshots_sent\":3,\"snapshots_installed\":1,");
+	decode_ok(buf, &m);
+	assert_int_equal(m.u.report.snapshot_lsn, 800);
+	assert_int_equal(m.u.report.wal_first_lsn, 801);
+	assert_int_equal(m.u.report.snapshots_sent, 3);
+	assert_int_equal(m.u.report.snapshots_installed, 1);
+	/* Only some of them: the others are 0. */
+	report_line(buf, sizeof(buf), "\"node\":2,\"wal_first_lsn\":5,", "\"role\":\"leader\",",
+		    "\"node\":3,");
+	decode_ok(buf, &m);
+	assert_int_equal(m.u.report.wal_first_lsn, 5);
+	assert_int_equal(m.u.report.snapshot_lsn, 0);
+	refused_edit("\"client_busy\":0,", "\"client_busy\":0,\"snapshot_lsn\":\"800\",",
+		     "snapshot_lsn must be an integer, not a string");
+	refused_edit("\"client_busy\":0,", "\"client_busy\":0,\"wal_first_lsn\":-1,",
+		     "wal_first_lsn must be from 0 to 9223372036854775807, not -1");
+	refused_edit("\"client_busy\":0,", "\"client_busy\":0,\"snapshots_installed\":null,",
+		     "snapshots_installed must be an integer, not null");
+	refused_edit("\"client_busy\":0,",
+		     "\"client_busy\":0,\"snapshots_sent\":1,\"snapshots_sent\":2,", "duplicate");
+}
+
 static void test_refuse_cmd_hello_note(void **state)
 {
 	(void)state;
 	refused(CMD_PREFIX "\"cmd\":\"explode\",\"epoch\":1,\"node\":0,\"learner\":0,\"pause\":0}",
 		"cmd must be promote, follow");
+	refused(CMD_PREFIX "\"cmd\":\"Snapshot\",\"epoch\":1,\"node\":0,\"learner\":0,\"pause\":0}",
+		"remove_peer or snapshot");
+	refused(CMD_PREFIX "\"cmd\":\"snapshot\",\"node\":0,\"learner\":0,\"pause\":0}",
+		"cmd: the field epoch is missing");
 	refused(CMD_PREFIX "\"cmd\":\"follow\",\"epoch\":1,\"node\":0,\"learner\":0,\"pause\":0}",
 		"follow needs a node from 1 to 64");
 	refused(CMD_PREFIX "\"cmd\":\"set_learner\",\"epoch\":1,\"node\":0,\"learner\":1,"
@@ -635,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_missing_fields),
 		cmocka_unit_test(test_report_line_decodes),
 		cmocka_unit_test(test_refuse_report),
+		cmocka_unit_test(test_report_snapshot_fields),
 		cmocka_unit_test(test_refuse_cmd_hello_note),
 		cmocka_unit_test(test_refuse_long_strings),
 		cmocka_unit_test(test_encode_refusals),
