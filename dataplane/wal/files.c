@@ -264,16 +264,65 @@ static int snap_list_fn(void *arg, const char *name)
 	return 0;
 }
 
-int sl_wal_snapshot_save(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const struct iovec *iov,
-			 unsigned n)
+/* Unlinks every snapshot file but keep's, then syncs the directory: 0 or the first -errno. */
+static int wal_snapshots_drop(struct sl_wal *w, uint64_t keep)
+{
+	struct snap_list old = { .keep = keep };
+	char name[SL_WAL_SNAP_NAME_LEN];
+	int rc;
+
+	do {
+		old.n = 0;
+		rc = w->io->list(w->iop, snap_list_fn, &old);
+		for (uint32_t i = 0; i < old.n; i++) {
+			int k;
+
+			sl_wal_snap_name(old.old[i], name);
+			k = w->io->unlink(w->iop, name);
+			if (rc == 0 && k < 0 && k != -ENOENT)
+				rc = k;
+		}
+		if (old.n) {
+			int k = w->io->sync_dir(w->iop);
+
+			rc = rc < 0 ? rc : k;
+		}
+	} while (rc == 0 && old.n == 64); /* the list was full: there may be more */
+	return rc;
+}
+
+/* The header block of a snapshot of the state at lsn, payload iov[0..n), into hdr. */
+static void wal_snapshot_hdr(const struct sl_wal *w, uint64_t lsn, uint32_t epoch,
+			     const struct iovec *iov, unsigned n, uint8_t hdr[SL_WAL_SNAP_HDR_LEN])
 {
 	struct sl_wal_snap_hdr h = { .lsn = lsn,
 				     .epoch = epoch,
 				     .cluster_id = w->cfg.cluster_id,
 				     .node_id = w->cfg.node_id };
+
+	for (unsigned i = 0; i < n; i++) {
+		h.payload_crc = sl_crc32c(h.payload_crc, iov[i].iov_base, iov[i].iov_len);
+		h.payload_len += iov[i].iov_len;
+	}
+	sl_wal_snap_hdr_write(hdr, &h);
+}
+
+/* Installs snapshot file lsn (header block hdr, payload iov[0..n), n <= 16) atomically. */
+static int wal_snapshot_write(struct sl_wal *w, uint64_t lsn, uint8_t hdr[SL_WAL_SNAP_HDR_LEN],
+			      const struct iovec *iov, unsigned n)
+{
 	struct iovec all[17];
-	struct snap_list old = { .keep = lsn };
 	char name[SL_WAL_SNAP_NAME_LEN];
+
+	all[0] = (struct iovec){ .iov_base = hdr, .iov_len = SL_WAL_SNAP_HDR_LEN };
+	memcpy(all + 1, iov, n * sizeof(*iov));
+	sl_wal_snap_name(lsn, name);
+	return wal_replace(w, WAL_TMP_SNAP, name, all, n + 1);
+}
+
+int sl_wal_snapshot_save(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const struct iovec *iov,
+			 unsigned n)
+{
 	uint8_t hdr[SL_WAL_SNAP_HDR_LEN];
 	int rc;
 
@@ -281,15 +330,8 @@ int sl_wal_snapshot_save(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const s
 		return w->failed;
 	if (lsn == 0 || lsn > w->flushed_lsn || lsn < w->snap_lsn || n > 16)
 		return -EINVAL;
-	for (unsigned i = 0; i < n; i++) {
-		h.payload_crc = sl_crc32c(h.payload_crc, iov[i].iov_base, iov[i].iov_len);
-		h.payload_len += iov[i].iov_len;
-		all[i + 1] = iov[i];
-	}
-	sl_wal_snap_hdr_write(hdr, &h);
-	all[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
-	sl_wal_snap_name(lsn, name);
-	rc = wal_replace(w, WAL_TMP_SNAP, name, all, n + 1);
+	wal_snapshot_hdr(w, lsn, epoch, iov, n, hdr);
+	rc = wal_snapshot_write(w, lsn, hdr, iov, n);
 	if (rc < 0)
 		return rc;
 	w->snap_lsn = lsn;
@@ -297,15 +339,105 @@ int sl_wal_snapshot_save(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const s
 	w->st.snapshots++;
 	if (w->commit_hint < lsn)
 		w->commit_hint = lsn;
-	/* Older snapshots go only once the new one is durable. */
-	w->io->list(w->iop, snap_list_fn, &old);
-	for (uint32_t i = 0; i < old.n; i++) {
-		sl_wal_snap_name(old.old[i], name);
-		w->io->unlink(w->iop, name);
-	}
-	if (old.n)
-		w->io->sync_dir(w->iop);
+	/* Older snapshots go only once the new one is durable; one left over is harmless
+	 * (recovery takes the newest), so a failure here is not the save's. */
+	wal_snapshots_drop(w, lsn);
 	return 0;
+}
+
+/* ---- install ------------------------------------------------------------------------ */
+
+/*
+ * The files of sl_wal_install, in an order that recovery can undo or finish at every
+ * step (DESIGN.md §5: a crash leaves the old log or the new state, never a mix):
+ *  1. the marker WAL_INSTALL, holding the new snapshot's header block, made durable.
+ *     Until that snapshot is in place the old log stands: recovery drops the marker.
+ *  2. the snapshot itself, atomically (wal_replace). Once its name is durable the
+ *     install is decided: recovery sees marker and snapshot agree, and finishes it.
+ *  3. wal_install_finish: segments, other snapshots, metadata, the marker last.
+ * The old log's segments cannot simply be deleted after the snapshot: recovery would
+ * keep those below it, and those above it would continue it as if they were its own.
+ */
+int wal_install_files(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const struct iovec *iov,
+		      unsigned n)
+{
+	uint8_t hdr[SL_WAL_SNAP_HDR_LEN];
+	struct iovec mark = { .iov_base = hdr, .iov_len = sizeof(hdr) };
+	int rc;
+
+	wal_snapshot_hdr(w, lsn, epoch, iov, n, hdr);
+	rc = wal_replace(w, WAL_TMP_INSTALL, WAL_INSTALL, &mark, 1);
+	if (rc == 0)
+		rc = wal_snapshot_write(w, lsn, hdr, iov, n);
+	if (rc == 0)
+		rc = wal_install_finish(w, lsn);
+	return rc;
+}
+
+/*
+ * Recovery found an install's marker: 1 with *lsn when the snapshot it names is in place
+ * (the install was decided: finish it), 0 when it is not (never decided: the marker is
+ * dropped and the old log stands), or -errno. A marker or a snapshot at its LSN that
+ * fails its checks is -EUCLEAN: no crash does that (both are synced before their
+ * rename), and guessing either way could lose records the old log acknowledged.
+ */
+int wal_install_pending(struct sl_wal *w, uint64_t *lsn)
+{
+	struct sl_wal_snap_hdr m, h;
+	int fh = w->io->open(w->iop, WAL_INSTALL, 0), rc;
+	ssize_t n;
+
+	if (fh < 0)
+		return fh;
+	n = w->io->pread(w->iop, fh, w->scratch, SL_WAL_SNAP_HDR_LEN, 0);
+	w->io->close(w->iop, fh);
+	if (n < 0)
+		return (int)n;
+	if (sl_wal_snap_hdr_read(w->scratch, (size_t)n, &m) != 0 ||
+	    m.cluster_id != w->cfg.cluster_id || m.node_id != w->cfg.node_id)
+		return -EUCLEAN;
+	rc = wal_snapshot_check(w, m.lsn, &h, NULL, 0);
+	if (rc == 0 && h.epoch == m.epoch && h.payload_len == m.payload_len &&
+	    h.payload_crc == m.payload_crc) {
+		*lsn = m.lsn;
+		return 1;
+	}
+	/* None at that LSN, or the one the install was to replace. */
+	if (rc == 0 || rc == -ENOENT) {
+		rc = w->io->unlink(w->iop, WAL_INSTALL);
+		if (rc == 0 || rc == -ENOENT)
+			rc = w->io->sync_dir(w->iop);
+	}
+	return rc;
+}
+
+/*
+ * The end of an install whose snapshot at lsn is in place: every segment goes (newest
+ * first, so that even a marker lost to damage leaves a prefix of the old log, never a
+ * hole), then every other snapshot (recovery takes the newest, which may be an old one
+ * above lsn), then the metadata keeps only what still holds: commit hint lsn, no
+ * truncation under way. The marker goes last and durably: nothing may be appended
+ * while it stands, or recovery would delete the new records with the old.
+ */
+int wal_install_finish(struct sl_wal *w, uint64_t lsn)
+{
+	int rc = 0;
+
+	while (w->n_segs > 0 && rc == 0)
+		rc = wal_delete_seg(w, w->n_segs - 1);
+	if (rc == 0)
+		rc = wal_snapshots_drop(w, lsn);
+	if (rc == 0) {
+		w->meta.commit_hint = lsn;
+		w->meta.trunc_lsn = 0;
+		rc = wal_meta_store(w);
+	}
+	if (rc == 0) {
+		rc = w->io->unlink(w->iop, WAL_INSTALL);
+		if (rc == 0 || rc == -ENOENT)
+			rc = w->io->sync_dir(w->iop);
+	}
+	return rc;
 }
 
 /* ---- retention ---------------------------------------------------------------------- */

@@ -16,6 +16,8 @@
  *    log back up to there from a peer (protocol-aware recovery).
  *  - A truncation that a crash interrupted (metadata trunc_lsn) is finished first:
  *    whatever lies past it was being removed, damaged or not.
+ *  - An install that a crash interrupted (its marker) is finished, or undone when it
+ *    was not yet decided, before any of that: see wal_install_files.
  */
 
 struct dir_list {
@@ -25,6 +27,7 @@ struct dir_list {
 	uint32_t n_snaps;
 	uint32_t tmps;
 	bool overflow;
+	bool install; /* an install's marker (WAL_INSTALL) */
 };
 
 static int dir_list_fn(void *arg, const char *name)
@@ -42,8 +45,10 @@ static int dir_list_fn(void *arg, const char *name)
 			l->overflow = true;
 		else
 			l->snaps[l->n_snaps++] = v;
+	} else if (!strcmp(name, WAL_INSTALL)) {
+		l->install = true;
 	} else if (!strcmp(name, WAL_TMP_SEG) || !strcmp(name, WAL_TMP_META) ||
-		   !strcmp(name, WAL_TMP_SNAP)) {
+		   !strcmp(name, WAL_TMP_SNAP) || !strcmp(name, WAL_TMP_INSTALL)) {
 		l->tmps++;
 	}
 	return 0;
@@ -307,6 +312,42 @@ static void recover_finish(struct sl_wal *w, struct sl_wal_recovery *rep)
 	rep->may_lead = rep->refetch_lsn == 0;
 }
 
+/* Adds segments l->segs[from..] to the table unread: they are there to be deleted. */
+static void recover_list_segs(struct sl_wal *w, const struct dir_list *l, uint32_t from)
+{
+	for (uint32_t j = from; j < l->n_segs; j++) {
+		struct wal_seg *s = &w->segs[w->n_segs++];
+
+		*s = (struct wal_seg){ .first_lsn = l->segs[j],
+				       .last_lsn = l->segs[j] - 1,
+				       .read_fh = -1,
+				       .idx = s->idx };
+	}
+}
+
+/*
+ * An install's marker (wal_install_files): when its snapshot is in place the install
+ * was decided, and it is finished here over every segment listed; what is left to
+ * recover is that snapshot alone. Otherwise the marker is gone and the old log stands.
+ */
+static int recover_install(struct sl_wal *w, struct dir_list *l, struct sl_wal_recovery *rep)
+{
+	uint64_t lsn;
+	int rc = wal_install_pending(w, &lsn);
+
+	if (rc <= 0)
+		return rc;
+	recover_list_segs(w, l, 0);
+	rc = wal_install_finish(w, lsn);
+	if (rc < 0)
+		return rc;
+	l->n_segs = 0;
+	l->snaps[0] = lsn;
+	l->n_snaps = 1;
+	rep->redid_install = true;
+	return 0;
+}
+
 static int recover_segments(struct sl_wal *w, struct dir_list *l, struct sl_wal_recovery *rep)
 {
 	uint64_t start = w->snap_lsn + 1, expect;
@@ -333,15 +374,8 @@ static int recover_segments(struct sl_wal *w, struct dir_list *l, struct sl_wal_
 			continue;
 		}
 		if (rc == 2) {
-			/* Every later segment goes with the cut: list them for deletion. */
-			for (uint32_t j = i + 1; j < l->n_segs; j++) {
-				struct wal_seg *s = &w->segs[w->n_segs++];
-
-				*s = (struct wal_seg){ .first_lsn = l->segs[j],
-						       .last_lsn = l->segs[j] - 1,
-						       .read_fh = -1,
-						       .idx = s->idx };
-			}
+			/* Every later segment goes with the cut. */
+			recover_list_segs(w, l, i + 1);
 			rep->redid_truncate = w->meta.trunc_lsn != 0;
 			rc = recover_cut(w, &d, rep);
 			if (rc < 0)
@@ -399,15 +433,19 @@ int wal_recover(struct sl_wal *w, struct sl_wal_recovery *rep)
 	w->io->unlink(w->iop, WAL_TMP_SEG);
 	w->io->unlink(w->iop, WAL_TMP_META);
 	w->io->unlink(w->iop, WAL_TMP_SNAP);
+	w->io->unlink(w->iop, WAL_TMP_INSTALL);
 	rc = wal_meta_load(w, &found);
 	if (rc < 0)
 		goto out;
 	if (!found) {
-		rc = l.n_segs || l.n_snaps ? -EUCLEAN : wal_meta_store(w);
+		rc = l.n_segs || l.n_snaps || l.install ? -EUCLEAN : wal_meta_store(w);
 		if (rc < 0)
 			goto out;
 	}
-	rc = wal_snapshot_find(w, l.snaps, l.n_snaps, rep);
+	/* Before anything reads the segments: an install decided makes them void. */
+	rc = l.install ? recover_install(w, &l, rep) : 0;
+	if (rc == 0)
+		rc = wal_snapshot_find(w, l.snaps, l.n_snaps, rep);
 	if (rc == 0)
 		rc = recover_segments(w, &l, rep);
 	if (rc == 0)

@@ -729,6 +729,22 @@ static int wal_locate(struct sl_wal *w, uint32_t i, uint64_t lsn, uint64_t *off)
 	return 0;
 }
 
+/* Waits for the batch in flight and for every read, before the log changes under them. */
+static int wal_quiesce(struct sl_wal *w)
+{
+	int rc;
+
+	while (w->batch.active)
+		if ((rc = sl_wal_poll(w, true)) < 0)
+			return rc;
+	/* Reads answer from the log as it was when they were asked; none may see the change. */
+	for (uint32_t i = 0; i < w->cfg.read_slots; i++)
+		while (w->reads[i].busy)
+			if ((rc = sl_wal_poll(w, true)) < 0)
+				return rc;
+	return 0;
+}
+
 /* Drops queued records past after_lsn and hands their bytes back. */
 static void wal_drop_queued(struct sl_wal *w, uint64_t after_lsn)
 {
@@ -801,14 +817,8 @@ int sl_wal_truncate(struct sl_wal *w, uint64_t after_lsn)
 		return 0;
 	if (after_lsn < w->snap_lsn)
 		return -EINVAL; /* below the snapshot: that state is committed */
-	while (w->batch.active)
-		if ((rc = sl_wal_poll(w, true)) < 0)
-			return rc;
-	/* Reads answer from the log as it was when they were asked; none may see the cut. */
-	for (uint32_t i = 0; i < w->cfg.read_slots; i++)
-		while (w->reads[i].busy)
-			if ((rc = sl_wal_poll(w, true)) < 0)
-				return rc;
+	if ((rc = wal_quiesce(w)) < 0)
+		return rc;
 	wal_drop_queued(w, after_lsn);
 	if (w->commit_hint > after_lsn)
 		w->commit_hint = after_lsn;
@@ -833,6 +843,41 @@ int sl_wal_truncate(struct sl_wal *w, uint64_t after_lsn)
 	w->last_lsn = after_lsn;
 	w->last_epoch = after_lsn ? wal_epoch_at(w, after_lsn) : 0;
 	w->st.truncations++;
+	return 0;
+}
+
+/* ---- install ----------------------------------------------------------------------- */
+
+int sl_wal_install(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const struct iovec *iov,
+		   unsigned n)
+{
+	int rc;
+
+	if (w->failed)
+		return w->failed;
+	if (lsn == 0 || n > 16)
+		return -EINVAL;
+	if ((rc = wal_quiesce(w)) < 0)
+		return rc;
+	assert(w->q_head == w->q_sub && w->q_rel <= w->q_sub);
+	/* Queued records continue the old log: they are never written, whatever follows. */
+	wal_release_upto(w, w->q_tail);
+	w->q_head = w->q_sub = w->q_tail;
+	rc = wal_install_files(w, lsn, epoch, iov, n);
+	if (rc < 0)
+		return wal_fail(w, rc); /* memory and disk may disagree now: stop (DESIGN.md §5) */
+	assert(w->n_segs == 0 && w->write_fh < 0);
+	w->snap_lsn = lsn;
+	w->snap_epoch = epoch;
+	w->last_lsn = w->flushed_lsn = lsn;
+	w->last_epoch = w->flushed_epoch = epoch;
+	w->commit_hint = lsn; /* the leader's snapshot holds committed state only */
+	/* Of epochs, the log now knows only that record lsn has this one. */
+	w->lhist[0] = (struct sl_epoch_start){ .epoch = epoch, .first_lsn = lsn };
+	w->n_lhist = 1;
+	w->seg_full = true; /* lsn + 1 starts a segment of its own */
+	w->st.snapshots++;
+	w->st.installs++;
 	return 0;
 }
 

@@ -85,6 +85,7 @@ struct sl_wal_recovery {
 	uint64_t refetch_lsn;  /* the log must reach this LSN again before leading (0: none) */
 	bool may_lead;
 	bool redid_truncate; /* a truncation cut short by a crash was finished */
+	bool redid_install;  /* an install (sl_wal_install) cut short by a crash was finished */
 };
 
 struct sl_wal_stats {
@@ -103,6 +104,7 @@ struct sl_wal_stats {
 	uint64_t segments_deleted;
 	uint64_t retention_forced; /* segments deleted that a follower still wanted */
 	uint64_t snapshots;
+	uint64_t installs; /* snapshots from the leader that replaced the log */
 	uint64_t meta_writes;
 	uint64_t append_full; /* -EAGAIN: the queue was full */
 	uint64_t write_errors;
@@ -169,6 +171,21 @@ int sl_wal_save_meta(struct sl_wal *w, uint32_t epoch, const struct sl_epoch_sta
  * retention rule. The payload is opaque here: iov[0..n). */
 int sl_wal_snapshot_save(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const struct iovec *iov,
 			 unsigned n);
+
+/*
+ * Replaces the whole log with a snapshot received from the leader: the payload iov[0..n)
+ * of the state at lsn (epoch: that of the record at lsn) becomes the newest snapshot and
+ * the log continues at lsn + 1; every record the WAL held, on disk or queued, is dropped
+ * (queued records' handles go back through cfg.release), and so is every other snapshot.
+ * Waits for the batch in flight and the reads. lsn may be above, below or equal to the
+ * log's end, and below the newest snapshot. Afterwards: records up to lsn are -ENOENT to
+ * sl_wal_read, the commit hint is lsn, and the next append starts a new segment at
+ * lsn + 1. A crash at any point leaves, at the next open, the old log as it was or
+ * exactly the installed state (see wal_install_files). 0, or -errno: -EINVAL for lsn 0
+ * or n > 16 (nothing changes), else the failed state's (an I/O error fails the WAL).
+ */
+int sl_wal_install(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const struct iovec *iov,
+		   unsigned n);
 
 /* Reads the newest valid snapshot's payload into buf (cap bytes): its length, or -errno
  * (-ENOENT: none, -ENOSPC: cap too small, -EUCLEAN: its CRC no longer matches). */

@@ -18,6 +18,14 @@
 #define WAL_TMP_META "meta.tmp"
 #define WAL_TMP_SNAP "snap.tmp"
 
+/*
+ * An install under way (sl_wal_install): the header block of the snapshot being
+ * installed, written before that snapshot and removed last. While it names a snapshot
+ * that is in place, the old log is void and recovery finishes the install.
+ */
+#define WAL_INSTALL	"install"
+#define WAL_TMP_INSTALL "install.tmp"
+
 struct wal_idx {
 	uint64_t lsn;
 	uint64_t off; /* from the end of the header block */
@@ -134,6 +142,10 @@ int wal_meta_store(struct sl_wal *w);
 int wal_meta_load(struct sl_wal *w, bool *found);
 int wal_snapshot_find(struct sl_wal *w, uint64_t *lsns, uint32_t n, struct sl_wal_recovery *rep);
 int wal_delete_seg(struct sl_wal *w, uint32_t i);
+int wal_install_files(struct sl_wal *w, uint64_t lsn, uint32_t epoch, const struct iovec *iov,
+		      unsigned n);
+int wal_install_pending(struct sl_wal *w, uint64_t *lsn);
+int wal_install_finish(struct sl_wal *w, uint64_t lsn);
 
 /* recover.c */
 int wal_recover(struct sl_wal *w, struct sl_wal_recovery *rep);

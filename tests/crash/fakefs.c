@@ -565,6 +565,8 @@ static void ff_crash_inode(struct ff_inode *dst, const struct ff_inode *src, uns
 	uint32_t keep = 0;
 
 	dst->used = true;
+	if (src->cap == 0)
+		return; /* created, never written: no image to copy (memcpy from NULL is UB) */
 	ff_grow(dst, src->cap);
 	memcpy(dst->dur, src->dur, src->cap);
 	dst->dur_len = src->dur_len;

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <shiplog/crc32c.h>
+
 #include "walrec.h"
 #include "wal.h"
 
@@ -36,6 +38,7 @@ struct tw {
 	/* what tw_check expects: epoch/gen lo below split, hi from it */
 	uint64_t split;
 	uint32_t epoch_lo, epoch_hi, gen_lo, gen_hi;
+	bool poke_marker; /* tw_open_marked damages the marker it writes */
 };
 
 static void tw_release(void *arg, uint64_t handle)
@@ -584,16 +587,351 @@ static void test_append_checks(void **state)
 	tw_free(t);
 }
 
+/* ---- install: a snapshot from the leader replaces the log ---------------------------- */
+
+/* A payload that tells installs apart: len bytes from salt. */
+static void payload_fill(uint8_t *b, size_t len, uint32_t salt)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(i * 7 + salt * 131 + (i >> 8));
+}
+
+/* Installs a payload of len bytes (in two pieces) made from salt. */
+static int tw_install(struct tw *t, uint64_t lsn, uint32_t epoch, size_t len, uint32_t salt)
+{
+	static uint8_t p[70000];
+	struct iovec iov[2] = { { p, len / 3 }, { p + len / 3, len - len / 3 } };
+
+	assert_true(len <= sizeof(p));
+	payload_fill(p, len, salt);
+	return sl_wal_install(t->w, lsn, epoch, iov, 2);
+}
+
+static void tw_check_payload(struct tw *t, size_t len, uint32_t salt)
+{
+	static uint8_t want[70000], got[70000];
+
+	payload_fill(want, len, salt);
+	assert_int_equal(sl_wal_snapshot_load(t->w, got, sizeof(got)), (int64_t)len);
+	assert_memory_equal(got, want, len);
+}
+
+/* What sl_wal_install leaves, live: the log is the snapshot at lsn, nothing else. */
+static void tw_check_installed(struct tw *t, uint64_t lsn, uint32_t epoch)
+{
+	static uint8_t buf[4096];
+	struct sl_wal_status st;
+
+	sl_wal_status(t->w, &st);
+	assert_int_equal(st.first_lsn, lsn + 1);
+	assert_int_equal(st.last_lsn, lsn);
+	assert_int_equal(st.flushed_lsn, lsn);
+	assert_int_equal(st.flushed_epoch, epoch);
+	assert_int_equal(st.snapshot_lsn, lsn);
+	assert_int_equal(st.segments, 0);
+	assert_int_equal(st.queued, 0);
+	assert_false(st.in_flight);
+	assert_int_equal(st.failed, 0);
+	assert_int_equal(sl_wal_read(t->w, 1, lsn, buf, sizeof(buf), 1), -ENOENT);
+	assert_int_equal(sl_wal_read(t->w, lsn, lsn, buf, sizeof(buf), 1), -ENOENT);
+	assert_int_equal(sl_wal_read(t->w, lsn + 1, lsn + 5, buf, sizeof(buf), 1), -EAGAIN);
+}
+
+/* What the reopened directory says after an install at lsn and nothing since. */
+static void tw_check_reopened(struct tw *t, uint64_t lsn, uint32_t epoch)
+{
+	tw_reopen(t);
+	assert_int_equal(t->rep.snapshot_lsn, lsn);
+	assert_int_equal(t->rep.snapshot_epoch, epoch);
+	assert_int_equal(t->rep.first_lsn, lsn + 1);
+	assert_int_equal(t->rep.last_lsn, lsn);
+	assert_int_equal(t->rep.last_epoch, epoch);
+	assert_int_equal(t->rep.commit_hint, lsn);
+	assert_int_equal(t->rep.segments, 0);
+	assert_true(t->rep.may_lead);
+	assert_int_equal(t->rep.torn_lsn, 0);
+	assert_int_equal(t->rep.damaged_from, 0);
+	assert_false(t->rep.redid_install);
+	tw_check_installed(t, lsn, epoch);
+}
+
+/* Files in the WAL directory whose names end with suffix. */
+static int tw_count(struct tw *t, const char *suffix)
+{
+	char cmd[160];
+	FILE *f;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls %s", t->dir);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(cmd, sizeof(cmd), f)) {
+		size_t a = strcspn(cmd, "\n"), b = strlen(suffix);
+
+		cmd[a] = 0;
+		n += a >= b && strcmp(cmd + a - b, suffix) == 0;
+	}
+	pclose(f);
+	return n;
+}
+
+/*
+ * Above the log's end, with a batch in flight, records queued and a read outstanding:
+ * the batch and the read finish first, the queued records go back unwritten, and the
+ * log continues from lsn + 1 in a segment of its own, across a restart.
+ */
+static void install_above(uint8_t mode)
+{
+	struct tw *t = tw_new(mode);
+	static uint8_t buf[16 << 10];
+	struct sl_wal_stats st;
+
+	assert_int_equal(tw_write(t, 1, 2000, 1, 0), 0);
+	for (uint64_t lsn = 2001; lsn <= 2010; lsn++) {
+		uint8_t *p = t->arena + (lsn % ARENA_RECS) * 2048;
+		struct sl_rec_ref r = { .data = p, .handle = lsn };
+
+		r.len = walrec_make(p, 2048, lsn, 1, 0, VMAX);
+		assert_int_equal(sl_wal_append(t->w, &r, 1, 0), 0);
+		if (lsn == 2005)
+			assert_int_equal(sl_wal_submit(t->w), 5);
+	}
+	t->rd_done = false;
+	assert_int_equal(sl_wal_read(t->w, 10, 20, buf, sizeof(buf), 1), 0);
+	assert_int_equal(tw_install(t, 3000, 2, 50000, 1), 0);
+	assert_true(t->rd_done);
+	assert_int_equal(t->rd_status, 0);
+	assert_int_equal(t->released, 2010);
+	tw_check_installed(t, 3000, 2);
+	tw_check_payload(t, 50000, 1);
+	sl_wal_stats(t->w, &st);
+	assert_int_equal(st.installs, 1);
+	assert_true(tw_count(t, ".wal") == 0 && tw_count(t, ".snap") == 1);
+	assert_int_equal(tw_count(t, "install"), 0);
+	/* appends go on from lsn + 1, in a new segment */
+	t->split = 3001;
+	t->epoch_hi = 2;
+	assert_int_equal(tw_write(t, 3001, 3400, 2, 0), 0);
+	tw_check(t, 3001, 3400);
+	assert_int_equal(sl_wal_read(t->w, 2999, 3001, buf, sizeof(buf), 1), -ENOENT);
+	tw_reopen(t);
+	assert_int_equal(t->rep.snapshot_lsn, 3000);
+	assert_int_equal(t->rep.first_lsn, 3001);
+	assert_int_equal(t->rep.last_lsn, 3400);
+	assert_int_equal(t->rep.last_epoch, 2);
+	assert_true(t->rep.may_lead);
+	assert_int_equal(t->rep.torn_lsn, 0);
+	assert_int_equal(t->rep.damaged_from, 0);
+	tw_check(t, 3001, 3400);
+	tw_check_payload(t, 50000, 1);
+	tw_free(t);
+}
+
+static void test_install_above(void **state)
+{
+	(void)state;
+	install_above(SL_WAL_BUFFERED);
+	install_above(SL_WAL_DSYNC);
+	install_above(SL_WAL_DIRECT);
+}
+
+/*
+ * Below the log's end and below its snapshot: the old records at and below lsn go too
+ * (the leader's may differ), and so does the newer snapshot, or recovery would take it.
+ */
+static void test_install_below(void **state)
+{
+	struct tw *t = tw_new(SL_WAL_BUFFERED);
+	uint8_t old[3000];
+	struct iovec iov = { old, sizeof(old) };
+	struct sl_wal_status st;
+
+	(void)state;
+	memset(old, 0x5a, sizeof(old));
+	assert_int_equal(tw_write(t, 1, 2000, 1, 0), 0);
+	assert_int_equal(sl_wal_snapshot_save(t->w, 1500, 1, &iov, 1), 0);
+	assert_int_equal(tw_install(t, 700, 3, 20000, 2), 0);
+	tw_check_installed(t, 700, 3);
+	tw_check_payload(t, 20000, 2);
+	assert_int_equal(tw_count(t, ".snap"), 1);
+	tw_check_reopened(t, 700, 3);
+	tw_check_payload(t, 20000, 2);
+	/* the leader's records from 701 on, in a later epoch, other contents */
+	t->split = 701;
+	t->epoch_hi = 4;
+	t->gen_hi = 1;
+	assert_int_equal(tw_write(t, 701, 900, 4, 1), 0);
+	tw_check(t, 701, 900);
+	/* the epoch of record lsn is known: a cut back to it finds it */
+	assert_int_equal(sl_wal_truncate(t->w, 700), 0);
+	sl_wal_status(t->w, &st);
+	assert_int_equal(st.flushed_lsn, 700);
+	assert_int_equal(st.flushed_epoch, 3);
+	assert_int_equal(tw_write(t, 701, 750, 4, 1), 0);
+	tw_reopen(t);
+	assert_int_equal(t->rep.snapshot_lsn, 700);
+	assert_int_equal(t->rep.first_lsn, 701);
+	assert_int_equal(t->rep.last_lsn, 750);
+	assert_int_equal(t->rep.last_epoch, 4);
+	tw_check(t, 701, 750);
+	tw_free(t);
+}
+
+/* At the log's end exactly: the records the snapshot covers are dropped all the same. */
+static void test_install_equal(void **state)
+{
+	struct tw *t = tw_new(SL_WAL_DIRECT);
+
+	(void)state;
+	assert_int_equal(tw_write(t, 1, 500, 1, 0), 0);
+	assert_int_equal(tw_install(t, 500, 1, 4096, 3), 0);
+	tw_check_installed(t, 500, 1);
+	tw_check_reopened(t, 500, 1);
+	tw_check_payload(t, 4096, 3);
+	assert_int_equal(tw_write(t, 501, 700, 1, 0), 0);
+	tw_reopen(t);
+	assert_int_equal(t->rep.last_lsn, 700);
+	tw_check(t, 501, 700);
+	tw_free(t);
+}
+
+/* Installs one after another, the same LSN again with another payload, then lower. */
+static void test_install_twice(void **state)
+{
+	struct tw *t = tw_new(SL_WAL_BUFFERED);
+
+	(void)state;
+	assert_int_equal(tw_write(t, 1, 300, 1, 0), 0);
+	assert_int_equal(tw_install(t, 400, 2, 9000, 4), 0);
+	assert_int_equal(tw_install(t, 400, 2, 7000, 5), 0);
+	tw_check_installed(t, 400, 2);
+	tw_check_payload(t, 7000, 5);
+	assert_int_equal(tw_write(t, 401, 450, 2, 0), 0);
+	assert_int_equal(tw_install(t, 350, 2, 6000, 6), 0);
+	tw_check_installed(t, 350, 2);
+	tw_check_reopened(t, 350, 2);
+	tw_check_payload(t, 6000, 6);
+	assert_int_equal(tw_count(t, ".snap"), 1);
+	assert_int_equal(tw_install(t, 360, 3, 100, 7), 0);
+	tw_check_reopened(t, 360, 3);
+	tw_check_payload(t, 100, 7);
+	tw_free(t);
+}
+
+/* Refused arguments change nothing; a failed WAL installs nothing. */
+static void test_install_checks(void **state)
+{
+	struct tw *t = tw_new(SL_WAL_BUFFERED);
+	uint8_t p[16];
+	struct iovec iov[17];
+	struct sl_wal_status st;
+
+	(void)state;
+	for (int i = 0; i < 17; i++)
+		iov[i] = (struct iovec){ p, sizeof(p) };
+	assert_int_equal(tw_write(t, 1, 100, 1, 0), 0);
+	assert_int_equal(sl_wal_install(t->w, 0, 1, iov, 1), -EINVAL);
+	assert_int_equal(sl_wal_install(t->w, 50, 1, iov, 17), -EINVAL);
+	sl_wal_status(t->w, &st);
+	assert_int_equal(st.last_lsn, 100);
+	assert_int_equal(st.snapshot_lsn, 0);
+	assert_int_equal(sl_wal_install(t->w, 50, 1, iov, 16), 0); /* 16 pieces are fine */
+	tw_check_installed(t, 50, 1);
+	t->fault_op = SL_WAL_OP_SYNC;
+	t->fault_res = -EIO;
+	t->fault_after = 0;
+	assert_int_equal(tw_write(t, 51, 60, 1, 0), -EIO);
+	assert_int_equal(sl_wal_install(t->w, 80, 1, iov, 1), -EIO);
+	tw_free(t);
+}
+
+/*
+ * Closes the WAL, leaves in its directory the marker of an install cut short by a crash
+ * (WAL_INSTALL: the header of the snapshot at lsn with payload p[0..len)), and opens it
+ * again: what sl_wal_open answers.
+ */
+static int tw_open_marked(struct tw *t, uint64_t lsn, const uint8_t *p, uint32_t len)
+{
+	static uint8_t hdr[SL_WAL_SNAP_HDR_LEN];
+	struct sl_wal_snap_hdr h = {
+		.lsn = lsn, .payload_len = len, .cluster_id = 7, .node_id = 2, .epoch = 1
+	};
+	char path[128];
+	int fd;
+
+	sl_wal_close(t->w);
+	t->w = NULL;
+	h.payload_crc = sl_crc32c(0, p, len);
+	sl_wal_snap_hdr_write(hdr, &h);
+	snprintf(path, sizeof(path), "%s/install", t->dir);
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
+	close(fd);
+	if (t->poke_marker)
+		poke(path, 9, 1);
+	return tw_open(t);
+}
+
+/*
+ * An install a crash cut short, as recovery finds it: a marker whose snapshot is in
+ * place is finished (the old log goes); one whose snapshot is not is dropped (the old
+ * log stands); one that is damaged is refused.
+ */
+static void test_install_recovery(void **state)
+{
+	struct tw *t = tw_new(SL_WAL_BUFFERED);
+	uint8_t p[3000];
+	struct iovec iov = { p, sizeof(p) };
+	char path[128];
+
+	(void)state;
+	memset(p, 0x3c, sizeof(p));
+	assert_int_equal(tw_write(t, 1, 800, 1, 0), 0);
+	assert_int_equal(sl_wal_snapshot_save(t->w, 300, 1, &iov, 1), 0);
+	/* not decided: no snapshot at 600 */
+	assert_int_equal(tw_open_marked(t, 600, p, sizeof(p)), 0);
+	assert_false(t->rep.redid_install);
+	assert_int_equal(t->rep.snapshot_lsn, 300);
+	assert_int_equal(t->rep.last_lsn, 800);
+	assert_int_equal(tw_count(t, "install"), 0);
+	tw_check(t, 1, 800);
+	/* not decided: the snapshot at 300 is another one (the one it was to replace) */
+	assert_int_equal(tw_open_marked(t, 300, p, 100), 0);
+	assert_false(t->rep.redid_install);
+	assert_int_equal(t->rep.last_lsn, 800);
+	/* decided: the snapshot at 300 is the one named */
+	assert_int_equal(tw_open_marked(t, 300, p, sizeof(p)), 0);
+	assert_true(t->rep.redid_install);
+	assert_int_equal(t->rep.snapshot_lsn, 300);
+	assert_int_equal(t->rep.first_lsn, 301);
+	assert_int_equal(t->rep.last_lsn, 300);
+	assert_int_equal(t->rep.segments, 0);
+	assert_true(t->rep.may_lead);
+	assert_int_equal(tw_count(t, "install") + tw_count(t, ".wal"), 0);
+	tw_check_installed(t, 300, 1);
+	/* damaged: refused, whatever it named */
+	t->poke_marker = true;
+	assert_int_equal(tw_open_marked(t, 300, p, sizeof(p)), -EUCLEAN);
+	snprintf(path, sizeof(path), "%s/install", t->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(tw_open(t), 0);
+	tw_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buffered),     cmocka_unit_test(test_dsync),
-		cmocka_unit_test(test_direct),	     cmocka_unit_test(test_truncate),
-		cmocka_unit_test(test_torn_tail),    cmocka_unit_test(test_corrupt_middle),
-		cmocka_unit_test(test_sync_eio),     cmocka_unit_test(test_write_enospc),
-		cmocka_unit_test(test_short_write),  cmocka_unit_test(test_snapshot_retention),
-		cmocka_unit_test(test_bad_snapshot), cmocka_unit_test(test_meta_checks),
-		cmocka_unit_test(test_other_node),   cmocka_unit_test(test_append_checks),
+		cmocka_unit_test(test_buffered),       cmocka_unit_test(test_dsync),
+		cmocka_unit_test(test_direct),	       cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_torn_tail),      cmocka_unit_test(test_corrupt_middle),
+		cmocka_unit_test(test_sync_eio),       cmocka_unit_test(test_write_enospc),
+		cmocka_unit_test(test_short_write),    cmocka_unit_test(test_snapshot_retention),
+		cmocka_unit_test(test_bad_snapshot),   cmocka_unit_test(test_meta_checks),
+		cmocka_unit_test(test_other_node),     cmocka_unit_test(test_append_checks),
+		cmocka_unit_test(test_install_above),  cmocka_unit_test(test_install_below),
+		cmocka_unit_test(test_install_equal),  cmocka_unit_test(test_install_twice),
+		cmocka_unit_test(test_install_checks), cmocka_unit_test(test_install_recovery),
 	};
 
 	void *probe;
