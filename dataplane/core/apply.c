@@ -19,9 +19,7 @@ size_t core_sessions_size(uint32_t clients, uint32_t *mask)
 
 static uint32_t session_hash(const struct sl_core *c, uint64_t client_id)
 {
-	uint64_t h = (client_id ^ c->cfg.hash_seed) * 0x9e3779b97f4a7c15ull;
-
-	return (uint32_t)(h >> 32) & c->session_mask;
+	return core_session_home(c->cfg.hash_seed, c->session_mask, client_id);
 }
 
 static struct core_session *session_find(struct sl_core *c, uint64_t client_id)

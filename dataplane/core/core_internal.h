@@ -85,6 +85,18 @@ struct core_session {
 	uint8_t status;
 };
 
+/*
+ * The first slot of client_id's probe window in a session table of mask + 1 slots. One
+ * function for apply.c, which places sessions, and image.c, which checks that an image
+ * places them where apply.c would look for them.
+ */
+static inline uint32_t core_session_home(uint64_t hash_seed, uint32_t mask, uint64_t client_id)
+{
+	uint64_t h = (client_id ^ hash_seed) * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(h >> 32) & mask;
+}
+
 /* A read waiting for the applied state to reach min_lsn. */
 struct core_read {
 	uint64_t ctx;
@@ -204,8 +216,9 @@ void core_apply_reset(struct sl_core *c);
 
 /* image.c: after sl_core_image_check() against c's configuration, replaces the applied
  * state (key-value pairs, sessions, policy) with the image's and sets applied_lsn to
- * its LSN; the log positions are the caller's. 0, or the check's -errno (nothing
- * changed). */
+ * its LSN; the log positions and epoch history are the caller's. 0, or the check's
+ * -errno (nothing changed), or -EINVAL for a duplicate key, which only loading finds:
+ * the applied state is then empty, as core_apply_reset() leaves it. */
 struct sl_image_info;
 int core_image_load(struct sl_core *c, const void *buf, size_t len, struct sl_image_info *info);
 void core_client_read(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);

@@ -3,13 +3,19 @@
  *   frame    (the default) one valid frame of each type, in each mode
  *   walmeta  node metadata files: empty, typical and full epoch histories
  *   snaphdr  snapshot header blocks, alone and followed by their payload
+ *   image    state images for fuzz_image's configuration: empty, typical, and damaged
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <shiplog/crc32c.h>
 #include <shiplog/walfmt.h>
 #include <shiplog/wire.h>
+
+#include "core_internal.h"
+#include "fuzz_image.h"
+#include "image.h"
 
 static const struct sl_auth_key fuzz_key = { .bytes = "shiplog-fuzz-key-0123456789abcde" };
 
@@ -161,6 +167,84 @@ static void gen_snaphdr(const char *dir)
 	emit_file(dir, "max", buf, SL_WAL_SNAP_HDR_LEN);
 }
 
+/*
+ * A core's applied state set directly (what applying records leaves: pairs with their
+ * LSNs, sessions in their clients' probe windows, a CONFIG's policy), then written by
+ * sl_core_image_write(): the seeds are exactly what a node writes.
+ */
+static void image_state(struct sl_core *c)
+{
+	char key[16], val[256];
+	struct sl_policy p;
+
+	for (unsigned i = 0; i < 6; i++) {
+		snprintf(key, sizeof(key), "seed-%u", i);
+		memset(val, 'a' + (int)i, sizeof(val));
+		core_kv_put(c->kv, key, (uint16_t)strlen(key), val, 50 * i, 100 + i);
+	}
+	for (uint64_t client = 11; client < 15; client++) {
+		uint32_t slot = core_session_home(c->cfg.hash_seed, c->session_mask, client);
+
+		while (c->sessions[slot].client_id != 0)
+			slot = (slot + 1) & c->session_mask;
+		c->sessions[slot] = (struct core_session){
+			.client_id = client, .seq = client * 3, .lsn = 110 + client, .epoch = 3
+		};
+	}
+	sl_policy_parse("first 1 (3) level=applied", 25, &p, NULL, 0);
+	c->applied_policy = p;
+	c->applied_lsn = 150;
+}
+
+/* The trailer CRC made right again after a change (image.h: little-endian). */
+static void reseal(uint8_t *b, size_t len)
+{
+	uint32_t crc = sl_crc32c(0, b, len - 4);
+
+	for (unsigned i = 0; i < 4; i++)
+		b[len - 4 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+static void gen_image(const char *dir)
+{
+	static uint8_t mem[1 << 20] __attribute__((aligned(64))), buf[1 << 16];
+	const struct sl_core_recovered rec = { .epoch = 3,
+					       .last_lsn = 150,
+					       .commit_hint = 150,
+					       .n_hist = 1,
+					       .hist = { { .epoch = 3, .first_lsn = 1 } } };
+	struct sl_core_config cfg;
+	struct sl_image_info info;
+	struct sl_core *c;
+	size_t pair0;
+	int64_t n;
+
+	fuzz_image_config(&cfg);
+	c = sl_core_init(mem, sizeof(mem), &cfg, &rec);
+	if (!c || sl_core_image_max(&cfg) > sizeof(buf)) {
+		fprintf(stderr, "gen_corpus: fuzz_image's core does not fit\n");
+		return;
+	}
+	c->applied_lsn = 150; /* nothing in the table, the configured policy */
+	n = sl_core_image_write(c, buf, sizeof(buf), &info);
+	emit(dir, "empty", 0, buf, (size_t)n);
+	image_state(c);
+	n = sl_core_image_write(c, buf, sizeof(buf), &info);
+	emit(dir, "state", 0, buf, (size_t)n);
+	emit(dir, "state", 1, buf, (size_t)n);
+	emit(dir, "truncated", 0, buf, (size_t)n - 7);
+	/* Pairs follow the 46-byte header and the policy text, in the order put above. */
+	pair0 = 46 + (size_t)(buf[44] | buf[45] << 8);
+	buf[pair0 + 13] ^= 0x80; /* the first pair's LSN, past the image's once resealed */
+	emit(dir, "lsn-flipped", 1, buf, (size_t)n);
+	buf[pair0 + 13] ^= 0x80;
+	/* "seed-1" (after "seed-0" and its empty value) becomes a second "seed-0": it
+	 * passes the check, and the load refuses it. */
+	buf[pair0 + 14 + 6 + 14 + 5] = '0';
+	reseal(buf, (size_t)n);
+	emit(dir, "duplicate-key", 0, buf, (size_t)n);
+}
+
 int main(int argc, char **argv)
 {
 	const char *target = argc > 2 ? argv[1] : "frame";
@@ -172,8 +256,10 @@ int main(int argc, char **argv)
 		gen_walmeta(dir);
 	else if (!strcmp(target, "snaphdr"))
 		gen_snaphdr(dir);
+	else if (!strcmp(target, "image"))
+		gen_image(dir);
 	else {
-		fprintf(stderr, "usage: fuzz_gen_corpus [frame|walmeta|snaphdr] DIR\n");
+		fprintf(stderr, "usage: fuzz_gen_corpus [frame|walmeta|snaphdr|image] DIR\n");
 		return 2;
 	}
 	return 0;
