@@ -161,6 +161,7 @@ static const struct cfg_key cfg_keys[] = {
 	KEY_UINT("wal", "batch_kb", batch_kb, 8, 65536, 0),
 	KEY_UINT("wal", "queue_records", queue_records, 16, 1u << 24, 0),
 	KEY_UINT("wal", "retention_mb", retention_mb, 0, 1u << 24, 0),
+	KEY_UINT("wal", "snapshot_records", snapshot_records, 0, UINT32_MAX, 0),
 
 	KEY_UINT("limits", "key_max", limits.key_max, 1, CFG_U16, 0),
 	KEY_UINT("limits", "val_max", limits.val_max, SL_POLICY_TEXT_MAX, 65536, 0),

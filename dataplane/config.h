@@ -28,7 +28,8 @@
  *              peer (repeatable: "ID IP [MAC] [port=N] [udp=PORT]"; without MAC the
  *              dataplane resolves it with ARP)
  *   [wal]      mode (buffered|dsync|direct), segment_mb, batch_kb, queue_records,
- *              retention_mb
+ *              retention_mb, snapshot_records (a snapshot each time this many records
+ *              were applied since the last; 0: only on the controller's command)
  *   [limits]   key_max, val_max, ring_records, window_records, kv_keys, dedup_clients,
  *              pending_reads, reorder_frames
  *   [timing]   heartbeat_ms, health_ms, rto_min_us, rto_max_ms, read_wait_ms,
@@ -116,7 +117,9 @@ struct cfg {
 	uint32_t segment_mb;
 	uint32_t batch_kb;
 	uint32_t queue_records;
-	uint32_t retention_mb; /* 0: no cap */
+	uint32_t retention_mb;	   /* 0: no cap */
+	uint32_t snapshot_records; /* 0: snapshots only when the controller asks */
+	uint32_t reserved_wal2;	   /* zero: keeps struct cfg free of padding */
 
 	/* [limits] */
 	struct sl_limits limits;
@@ -157,8 +160,8 @@ struct cfg {
 	 */
 	uint64_t seen[2];
 };
-_Static_assert(sizeof(struct cfg) == 2032, "no padding in struct cfg");
-_Static_assert(offsetof(struct cfg, seen) == 2016, "seen is last");
+_Static_assert(sizeof(struct cfg) == 2040, "no padding in struct cfg");
+_Static_assert(offsetof(struct cfg, seen) == 2024, "seen is last");
 
 /* Defaults for everything with a default; required keys stay zero. */
 void cfg_default(struct cfg *c);

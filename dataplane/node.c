@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sdt.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include <shiplog/record.h>
 
 #include "agent.h"
+#include "image.h"
 #include "node.h"
 
 /*
@@ -50,7 +52,7 @@ uint64_t node_now_ns(void)
 
 /* ---- messages to the persistence lcore --------------------------------------------- */
 
-static void node_msgs_send(struct node *n, const struct node_msg *m, unsigned count)
+void node_msgs_send(struct node *n, const struct node_msg *m, unsigned count)
 {
 	unsigned done = 0;
 
@@ -310,13 +312,30 @@ static void node_send(struct node *n, const struct sl_action *a)
 		sl_append_hdr_write(f + SL_FRAME_HDR_LEN, &a->u.send.hdr.append);
 		sl_frame_seal(f, iov, iovcnt, n->expect.key);
 	} else {
-		uint32_t len = SL_FRAME_HDR_LEN + sl_frame_type_hdr_len(fh.type);
+		uint32_t len = SL_FRAME_HDR_LEN + sl_frame_type_hdr_len(fh.type), body_len = 0;
+		const uint8_t *body = NULL;
 
+		if (fh.type == SL_FRAME_SNAPSHOT_CHUNK && a->u.send.hdr.snap.chunk_len > 0) {
+			body = node_image_chunk(n, &a->u.send.hdr.snap);
+			if (!body)
+				return; /* that image is gone: the core moves to the new one */
+			if (a->u.send.hdr.snap.offset == 0) {
+				printf("shiplogd[%u]: node %u needs records the WAL no longer "
+				       "holds: sending it the snapshot at lsn %" PRIu64 " (%" PRIu64
+				       " bytes)\n",
+				       n->cfg.node_id, fh.dst_node, a->u.send.hdr.snap.snap_lsn,
+				       a->u.send.hdr.snap.total_len);
+				fflush(stdout);
+			}
+			body_len = a->u.send.hdr.snap.chunk_len;
+			len += body_len;
+		}
 		m = node_hdr_mbuf(n, NET_HDRS_LEN + len);
 		if (!m)
 			return;
 		f = rte_pktmbuf_mtod_offset(m, uint8_t *, NET_HDRS_LEN);
-		if (sl_frame_encode(f, len, &fh, &a->u.send.hdr, NULL, 0, n->expect.key) == 0) {
+		if (sl_frame_encode(f, len, &fh, &a->u.send.hdr, body, body_len, n->expect.key) ==
+		    0) {
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -515,11 +534,19 @@ static void node_exec(struct node *n, const struct sl_action *a)
 	case SL_ACT_NOTIFY:
 		node_notify(n, a);
 		break;
+	case SL_ACT_SNAP_STORE:
+		node_image_store(n, a);
+		break;
+	case SL_ACT_SNAP_INSTALL:
+		node_image_install(n, a);
+		break;
+	case SL_ACT_SNAP_LOAD:
+		n->load_ready = n->image != NULL && n->image_lsn == a->u.snap.lsn;
+		break;
 	}
 }
 
-/* One event through the core, its actions executed. sl_core_step's result. */
-static int node_step(struct node *n, const struct sl_event *ev)
+int node_step(struct node *n, const struct sl_event *ev)
 {
 	struct sl_actions *out = &n->out;
 	uint64_t commit;
@@ -545,6 +572,8 @@ static int node_step(struct node *n, const struct sl_event *ev)
 		n->net.commit_lsn_moves++;
 	}
 	n->expect.min_epoch = sl_core_epoch(n->core);
+	if (unlikely(n->rx_ready || n->load_ready))
+		node_image_feed(n);
 	return rc;
 }
 
@@ -589,6 +618,8 @@ static int node_control(struct node *n, const struct sl_control *ctl)
 	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = n->now_ns };
 	int rc;
 
+	if (ctl->cmd == SL_CTL_SNAPSHOT)
+		return node_image_take(n); /* the node's business, not the core's */
 	if (ctl->cmd == SL_CTL_ADD_PEER && (rc = node_peer_add(n, ctl)) != 0)
 		return rc;
 	ev.u.control = *ctl;
@@ -878,6 +909,13 @@ static void node_read_done(struct node *n, const struct node_msg *m)
 	struct sl_record_hdr h;
 	uint32_t off = 0, i = 0;
 
+	if (m->status == -ENOENT && m->d != 0) {
+		/* Retention deleted what a follower lacks: the core may ship a snapshot. */
+		ev.u.wal.node = m->d;
+		ev.u.wal.gone = true;
+		node_step(n, &ev);
+		return;
+	}
 	if (m->status < 0 || idx >= NODE_READ_BUFS) {
 		n->net.read_errors++;
 		return;
@@ -921,6 +959,8 @@ static unsigned node_from_persist(struct node *n)
 			node_step(n, &ev);
 		} else if (msgs[i].kind == NODE_M_READ_DONE) {
 			node_read_done(n, &msgs[i]);
+		} else if (msgs[i].kind == NODE_M_SNAP_DONE) {
+			node_image_saved(n, &msgs[i]);
 		}
 	}
 	return got;
@@ -984,6 +1024,11 @@ void node_net_iteration(struct node *n, bool *busy)
 	if (n->now_ns >= n->next_snapshot_ns) {
 		node_snapshot_publish(n);
 		n->next_snapshot_ns = n->now_ns + NODE_SNAPSHOT_NS;
+		/* [wal] snapshot_records: a snapshot each time that many records committed. */
+		if (n->cfg.snapshot_records && !n->image_saving &&
+		    sl_core_commit_lsn(n->core) - n->image_lsn >= n->cfg.snapshot_records &&
+		    sl_core_commit_lsn(n->core) > n->image_lsn)
+			node_image_take(n);
 	}
 }
 
@@ -1087,6 +1132,22 @@ int node_net_init(struct node *n)
 
 	node_core_config(n, &n->core_cfg);
 	memcpy(rec.hist, r->hist, sizeof(rec.hist));
+	if (n->image) {
+		struct sl_image_info info;
+
+		rc = sl_core_image_check(n->image, n->image_len, &n->core_cfg, &info);
+		if (rc < 0) {
+			fprintf(stderr, "shiplogd[%u]: the snapshot at lsn %" PRIu64 " %s: %s\n",
+				n->cfg.node_id, n->image_lsn,
+				rc == -ERANGE ? "does not fit this configuration (kv_keys, "
+						"dedup_clients or limits changed?)"
+					      : "cannot be used",
+				strerror(-rc));
+			return -EINVAL;
+		}
+		rec.image = n->image;
+		rec.image_len = n->image_len;
+	}
 	len = sl_core_mem_size(&n->core_cfg);
 	if (len == 0) {
 		fprintf(stderr, "shiplogd: the configured sizes make no replication core\n");
@@ -1130,6 +1191,10 @@ void node_net_fini(struct node *n)
 	rte_free(n->out.freed);
 	rte_free(n->wal_refs);
 	rte_free(n->core_mem);
+	free(n->image);
+	free(n->rx_image);
+	free(n->image_saving);
+	n->image = n->rx_image = n->image_saving = NULL;
 }
 
 /*

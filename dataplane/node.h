@@ -51,9 +51,11 @@ enum node_msg_kind {
 	NODE_M_READ,	 /* a = from, b = to, c = node: read records for catch-up or apply */
 	NODE_M_BUF_DONE, /* c = read buffer index: every record of it released */
 	NODE_M_SYNC,	 /* the synchronous request in node.sync */
+	NODE_M_SNAPSHOT, /* save the image data, len at a = lsn, c = epoch; b = need_lsn */
 	/* persistence -> network */
 	NODE_M_PERSISTED, /* a = lsn, c = epoch */
 	NODE_M_READ_DONE, /* a = first lsn, b = len, c = buf | n << 8, d = node, status */
+	NODE_M_SNAP_DONE, /* the SNAPSHOT back: status, b = WAL segments deleted */
 };
 
 struct node_msg {
@@ -71,7 +73,8 @@ _Static_assert(sizeof(struct node_msg) == 40, "ring element size is a multiple o
 enum node_sync_op {
 	NODE_SYNC_META = 1,
 	NODE_SYNC_TRUNCATE,
-	NODE_SYNC_STOP, /* flush, close the WAL, leave the persistence loop */
+	NODE_SYNC_STOP,	   /* flush, close the WAL, leave the persistence loop */
+	NODE_SYNC_INSTALL, /* the log restarts after a snapshot received from the leader */
 };
 
 /* A request the network lcore waits for (rare: epoch changes, truncation, stop). */
@@ -80,7 +83,9 @@ struct node_sync {
 	uint32_t epoch;
 	uint8_t n_hist;
 	struct sl_epoch_start hist[SL_EPOCH_HIST_MAX];
-	uint64_t after_lsn;
+	uint64_t after_lsn;   /* TRUNCATE; INSTALL: the snapshot's LSN */
+	const uint8_t *image; /* INSTALL */
+	uint64_t image_len;
 	int result;
 	atomic_uint_fast64_t asked; /* written by the network lcore */
 	atomic_uint_fast64_t done;  /* written by the persistence lcore */
@@ -114,9 +119,12 @@ struct node_net_stats {
 	uint64_t fault_dropped; /* [fault] knobs: datagrams dropped, duplicated, reordered */
 	uint64_t fault_duplicated;
 	uint64_t fault_reordered;
-	uint64_t ctl_commands;	/* controller commands fed to the core */
-	uint64_t ctl_refused;	/* ... that the core refused (stale epoch, wrong role) */
-	uint64_t notes_dropped; /* notes for the controller: the agent's ring was full */
+	uint64_t ctl_commands;	  /* controller commands fed to the core */
+	uint64_t ctl_refused;	  /* ... that the core refused (stale epoch, wrong role) */
+	uint64_t notes_dropped;	  /* notes for the controller: the agent's ring was full */
+	uint64_t snapshots_saved; /* SNAPSHOT (command or snapshot_records) written */
+	uint64_t snapshot_errors; /* ... that could not be: refused, too large, WAL error */
+	uint64_t snapshot_unsent; /* chunks not sent: the image asked for is not in memory */
 	struct net_drop_stats drops;
 	struct sl_reject_stats rejects;
 };
@@ -170,6 +178,19 @@ struct node {
 	uint32_t cap_wal_refs;
 	uint64_t now_ns;
 	uint64_t next_snapshot_ns;
+	/* Snapshots (snapshot.c in this folder): images in plain memory. */
+	uint8_t *image; /* the newest snapshot on disk, which a leader ships (NULL: none) */
+	uint64_t image_len, image_lsn;
+	uint32_t image_epoch;
+	uint8_t *image_saving;	  /* handed to the persistence lcore, until NODE_M_SNAP_DONE */
+	uint64_t image_write_ns;  /* how long writing it paused the network lcore */
+	uint64_t image_saving_ns; /* when it was handed over */
+	uint64_t rx_start_ns;	  /* when its first chunk arrived */
+	uint8_t *rx_image;	  /* follower: the snapshot being received */
+	uint64_t rx_cap, rx_len, rx_lsn;
+	uint32_t rx_epoch;
+	bool rx_ready;		     /* rx_image is whole: feed it to the core */
+	bool load_ready;	     /* the core asked for image back (SL_ACT_SNAP_LOAD) */
 	uint64_t fault_rng;	     /* [fault]: xorshift state; 0 when no fault is set */
 	struct rte_mbuf *fault_held; /* a datagram held back to reorder it */
 	struct port *fault_held_port;
@@ -213,6 +234,25 @@ void node_net_fini(struct node *n);
 int node_net_start(struct node *n);
 void node_net_iteration(struct node *n, bool *busy);
 int node_net_loop(void *arg);
+
+/* One event through the core, its actions executed: sl_core_step's result. */
+int node_step(struct node *n, const struct sl_event *ev);
+/* Messages to the persistence lcore, in order (waits while its ring is full). */
+void node_msgs_send(struct node *n, const struct node_msg *m, unsigned count);
+
+/* Snapshots (nodesnap.c). */
+/* Starts a snapshot of the applied state (SL_CTL_SNAPSHOT, snapshot_records): 0 (also
+ * when there is nothing new), -EBUSY (one is being saved), -EAGAIN, -E2BIG, -ENOMEM. */
+int node_image_take(struct node *n);
+void node_image_saved(struct node *n, const struct node_msg *m);
+void node_image_store(struct node *n, const struct sl_action *a);
+void node_image_install(struct node *n, const struct sl_action *a);
+/* After a step's actions: an image the core is to take (received, or asked back). */
+void node_image_feed(struct node *n);
+/* Start-up (persistence side, before node_net_init): the newest snapshot's image. */
+int node_image_load(struct node *n);
+/* The body of a SNAPSHOT_CHUNK the core sends: NULL when that image is not here. */
+const uint8_t *node_image_chunk(struct node *n, const struct sl_snap_chunk *s);
 
 /* Persistence lcore (persist.c). */
 int node_persist_open(struct node *n);

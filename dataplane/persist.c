@@ -156,6 +156,12 @@ static void persist_sync(struct node *n)
 		rc = sl_wal_truncate(n->wal, s->after_lsn);
 		n->sent_flushed = UINT64_MAX; /* report the new flushed point, even if lower */
 		break;
+	case NODE_SYNC_INSTALL:
+		rc = sl_wal_install(n->wal, s->after_lsn, s->epoch,
+				    &(struct iovec){ (void *)(uintptr_t)s->image, s->image_len },
+				    1);
+		n->sent_flushed = UINT64_MAX; /* report the new flushed point, even if lower */
+		break;
 	case NODE_SYNC_STOP:
 		persist_drain(n);
 		node_wal_snapshot_publish(n);
@@ -166,8 +172,40 @@ static void persist_sync(struct node *n)
 	}
 	s->result = rc;
 	if (rc < 0 && s->op != NODE_SYNC_STOP)
-		persist_fail(n, rc, s->op == NODE_SYNC_META ? "metadata write" : "truncation");
+		persist_fail(n, rc,
+			     s->op == NODE_SYNC_META	  ? "metadata write"
+			     : s->op == NODE_SYNC_INSTALL ? "snapshot install"
+							  : "truncation");
 	atomic_store(&s->done, atomic_load(&s->asked));
+}
+
+/*
+ * A snapshot of the state at m->a: saved once the log up to there is durable (the file
+ * says the WAL holds everything after it), then retention deletes the segments no one
+ * needs (m->b: the oldest LSN a follower lacks). The image goes back with the result.
+ * A WAL that cannot write fails as always; a refusal (-EINVAL) is only reported.
+ */
+static void persist_snapshot(struct node *n, const struct node_msg *m)
+{
+	struct iovec iov = { m->data, m->len };
+	struct node_msg back = *m;
+	int rc, deleted = 0;
+
+	persist_append_all(n);
+	persist_drain(n);
+	rc = sl_wal_snapshot_save(n->wal, m->a, m->c, &iov, 1);
+	if (rc == 0)
+		deleted = sl_wal_retain(n->wal, m->b);
+	if (deleted < 0)
+		rc = deleted;
+	if (rc < 0 && rc != -EINVAL)
+		persist_fail(n, rc, "snapshot");
+	back.kind = NODE_M_SNAP_DONE;
+	back.status = (int8_t)(rc < -127 ? -127 : rc);
+	back.b = rc < 0 ? 0 : (uint64_t)deleted;
+	node_wal_snapshot_publish(n);
+	if (!persist_to_net(n, &back))
+		n->per.wal_errors++; /* one lcore only: cannot happen (the loop drains it) */
 }
 
 static void persist_msg(struct node *n, const struct node_msg *m)
@@ -188,6 +226,9 @@ static void persist_msg(struct node *n, const struct node_msg *m)
 		break;
 	case NODE_M_SYNC:
 		persist_sync(n);
+		break;
+	case NODE_M_SNAPSHOT:
+		persist_snapshot(n, m);
 		break;
 	}
 }
@@ -301,5 +342,5 @@ int node_persist_open(struct node *n)
 		return rc;
 	}
 	n->sent_flushed = sl_wal_flushed_lsn(n->wal, NULL);
-	return 0;
+	return node_image_load(n);
 }

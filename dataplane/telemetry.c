@@ -157,6 +157,9 @@ static void tele_net(struct rte_tel_data *d, const struct node_net_snapshot *s)
 	ADD(d, t, fault_reordered);
 	ADD(d, t, ctl_commands);
 	ADD(d, t, ctl_refused);
+	ADD(d, t, snapshots_saved);
+	ADD(d, t, snapshot_errors);
+	ADD(d, t, snapshot_unsent);
 }
 
 #define ADD_AGENT(d, st, f)                       \
@@ -205,6 +208,9 @@ static void tele_core(struct rte_tel_data *d, const struct sl_core_stats *c)
 	ADD(d, c, history_resyncs);
 	ADD(d, c, client_timeouts);
 	ADD(d, c, lease_expired);
+	ADD(d, c, snapshots_sent);
+	ADD(d, c, snapshots_installed);
+	ADD(d, c, snapshot_rejects);
 }
 
 static void tele_wal(struct rte_tel_data *d, const struct node_wal_snapshot *w)
@@ -218,6 +224,10 @@ static void tele_wal(struct rte_tel_data *d, const struct node_wal_snapshot *w)
 	rte_tel_data_add_dict_u64(d, "wal_errors", w->per.wal_errors);
 	rte_tel_data_add_dict_u64(d, "wal_failed", w->st.failed != 0);
 	rte_tel_data_add_dict_u64(d, "wal_segments", w->st.segments);
+	rte_tel_data_add_dict_u64(d, "wal_first_lsn", w->st.first_lsn);
+	rte_tel_data_add_dict_u64(d, "wal_snapshot_lsn", w->st.snapshot_lsn);
+	rte_tel_data_add_dict_u64(d, "wal_segments_deleted", w->stats.segments_deleted);
+	rte_tel_data_add_dict_u64(d, "wal_read_below_retention", w->stats.read_below_retention);
 }
 
 static int tele_stats(const char *cmd, const char *params, struct rte_tel_data *d)

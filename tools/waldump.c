@@ -32,6 +32,8 @@
 #include <shiplog/crc32c.h>
 #include <shiplog/walfmt.h>
 
+#include "image.h"
+
 /* Where the CRCs sit in the metadata and snapshot header (layouts in walfmt.h). */
 #define META_CRC_OFF (48u + SL_EPOCH_HIST_MAX * 16u)
 #define SNAP_CRC_OFF 40u
@@ -73,6 +75,7 @@ struct dump {
 	uint32_t cluster_id;
 	uint16_t node_id;
 	struct kv_replay kv;
+	uint64_t kv_floor; /* --kv-digest: the snapshot's LSN the replay started from */
 };
 
 /* What checking one snapshot file found. */
@@ -193,23 +196,38 @@ static struct kv_slot *kv_find(struct kv_replay *kv, uint64_t kh)
 	return &kv->slot[i];
 }
 
-static void kv_apply(struct kv_replay *kv, const struct sl_record_view *r)
+/* key now holds val (live), or nothing (a DEL). */
+static void kv_set(struct kv_replay *kv, const uint8_t *key, uint16_t key_len, const uint8_t *val,
+		   uint32_t val_len, bool live)
 {
-	uint64_t kh = fnv64(r->key, r->hdr.key_len, 0xcbf29ce484222325ull) | 1;
-	struct kv_slot *s;
+	uint64_t kh = fnv64(key, key_len, 0xcbf29ce484222325ull) | 1;
+	struct kv_slot *s = kv_find(kv, kh);
 
-	kv->last_lsn = r->hdr.lsn;
-	kv->records++;
-	if (r->hdr.type != SL_REC_PUT && r->hdr.type != SL_REC_DEL)
-		return;
-	s = kv_find(kv, kh);
 	if (!s->key_hash) {
 		s->key_hash = kh;
 		kv->used++;
 	}
-	kv->live += (r->hdr.type == SL_REC_PUT) - s->live;
-	s->live = r->hdr.type == SL_REC_PUT;
-	s->val_hash = s->live ? fnv64(r->val, r->hdr.val_len, 0xcbf29ce484222325ull) : 0;
+	kv->live += live - s->live;
+	s->live = live;
+	s->val_hash = live ? fnv64(val, val_len, 0xcbf29ce484222325ull) : 0;
+}
+
+static void kv_apply(struct kv_replay *kv, const struct sl_record_view *r)
+{
+	kv->last_lsn = r->hdr.lsn;
+	kv->records++;
+	if (r->hdr.type == SL_REC_PUT || r->hdr.type == SL_REC_DEL)
+		kv_set(kv, r->key, r->hdr.key_len, r->val, r->hdr.val_len,
+		       r->hdr.type == SL_REC_PUT);
+}
+
+/* A pair of the snapshot the replay starts from. */
+static int kv_seed_pair(void *arg, const uint8_t *key, uint16_t key_len, const uint8_t *val,
+			uint32_t val_len, uint64_t lsn)
+{
+	(void)lsn;
+	kv_set(arg, key, key_len, val, val_len, true);
+	return 0;
 }
 
 static uint64_t kv_digest(const struct kv_replay *kv)
@@ -227,7 +245,8 @@ static int print_record(void *arg, uint64_t off, const struct sl_record_view *r)
 	struct dump *d = arg;
 
 	if (d->o.kv) {
-		if (!d->o.upto || r->hdr.lsn <= d->o.upto)
+		/* Records the snapshot holds (segments kept for followers) count once. */
+		if ((!d->o.upto || r->hdr.lsn <= d->o.upto) && r->hdr.lsn > d->kv_floor)
 			kv_apply(&d->kv, r);
 		if (!d->o.records || d->o.json)
 			return 0;
@@ -678,6 +697,46 @@ static int dump_dir_segs(struct dump *d, const struct dir_list *l, uint64_t snap
 	return rc;
 }
 
+/*
+ * --kv-digest in a directory with a snapshot: the replay starts from the state image
+ * the newest valid snapshot holds (DESIGN.md §5), then the records after it.
+ */
+static int kv_seed(struct dump *d, const struct dir_list *l, uint64_t snap_lsn)
+{
+	struct sl_image_info info;
+	const struct snap_info *si = NULL;
+	uint8_t *buf;
+	FILE *f;
+	int rc;
+
+	for (size_t i = 0; i < l->n_snaps; i++)
+		if (l->snaps[i].ok && l->snaps[i].h.lsn == snap_lsn)
+			si = &l->snaps[i];
+	if (!si)
+		return 0;
+	buf = malloc(si->h.payload_len ? si->h.payload_len : 1);
+	f = fopen(si->path, "rb");
+	if (!buf || !f || fseek(f, SL_WAL_SNAP_HDR_LEN, SEEK_SET) != 0 ||
+	    fread(buf, 1, si->h.payload_len, f) != si->h.payload_len) {
+		fprintf(stderr, "shiplog-waldump: %s: cannot read the snapshot\n", si->path);
+		free(buf);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	rc = sl_image_pairs(buf, si->h.payload_len, kv_seed_pair, &d->kv, &info);
+	free(buf);
+	if (rc != 0 || info.lsn != snap_lsn) {
+		problem(d, si->path, "the payload is no state image of lsn %" PRIu64, snap_lsn);
+		return 0;
+	}
+	d->kv_floor = snap_lsn;
+	if (d->kv.last_lsn < snap_lsn)
+		d->kv.last_lsn = snap_lsn;
+	return 0;
+}
+
 static int dump_dir(struct dump *d, const char *dir)
 {
 	struct dir_list l = { 0 };
@@ -699,9 +758,12 @@ static int dump_dir(struct dump *d, const char *dir)
 		printf("%s: no metadata file\n", dir);
 	}
 	snap_lsn = rc == 0 ? dump_dir_snaps(d, &l) : -1;
+	d->kv_floor = 0;
 	if (snap_lsn < 0)
 		rc = -1;
-	else
+	else if (d->o.kv && snap_lsn > 0)
+		rc = kv_seed(d, &l, (uint64_t)snap_lsn);
+	if (rc == 0)
 		rc = dump_dir_segs(d, &l, (uint64_t)snap_lsn);
 	dir_list_free(&l);
 	return rc;
@@ -733,7 +795,8 @@ static void usage(FILE *f)
 		   "  --json      one JSON document on stdout\n"
 		   "  --records   list every record (text output)\n"
 		   "  --kv-digest replay PUT/DEL records into a key-value state and print its\n"
-		   "              digest, key count and last LSN (equal states, equal digests)\n"
+		   "              digest, key count and last LSN (equal states, equal digests);\n"
+		   "              in a directory, from the newest valid snapshot's state on\n"
 		   "  --upto LSN  with --kv-digest: replay records up to LSN only\n");
 }
 
@@ -748,10 +811,11 @@ static void print_json(struct dump *d)
 
 		snprintf(hex, sizeof(hex), "%016" PRIx64, kv_digest(&d->kv));
 		json_object_set_new(doc, "kv",
-				    json_pack("{s:s, s:I, s:I, s:I}", "digest", hex, "keys",
+				    json_pack("{s:s, s:I, s:I, s:I, s:I}", "digest", hex, "keys",
 					      (json_int_t)d->kv.live, "last_lsn",
 					      (json_int_t)d->kv.last_lsn, "records",
-					      (json_int_t)d->kv.records));
+					      (json_int_t)d->kv.records, "snapshot_lsn",
+					      (json_int_t)d->kv_floor));
 	}
 
 	json_dumpf(doc, stdout, JSON_INDENT(2));

@@ -216,6 +216,10 @@ static void apply_request_wal(struct sl_core *c, uint64_t upto, struct sl_action
 	uint64_t to = c->ring_lo - 1;
 	struct sl_action *a;
 
+	if (c->applied_lsn < c->snap_lsn) {
+		core_snap_reload(c, out); /* the WAL starts after it */
+		return;
+	}
 	if (c->apply_read_ns != 0 && c->now_ns - c->apply_read_ns < c->cfg.rto_max_ns)
 		return;
 	if (to > upto)

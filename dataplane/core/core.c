@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core_internal.h"
+#include "image.h"
 
 #define CORE_ALIGN 64u
 
@@ -146,6 +147,21 @@ static bool recovered_valid(const struct sl_core_recovered *rec)
 	return rec->n_hist == 0 || rec->hist[rec->n_hist - 1].epoch <= rec->epoch;
 }
 
+/* The state from the newest snapshot; the log after it is applied from the WAL. */
+static bool core_init_image(struct sl_core *c, const struct sl_core_recovered *rec)
+{
+	struct sl_image_info info;
+
+	if (core_image_load(c, rec->image, rec->image_len, &info) != 0 || info.lsn > c->last_lsn)
+		return false;
+	c->snap_lsn = info.lsn;
+	c->snap_epoch = info.epoch;
+	c->snap_len = rec->image_len;
+	if (c->commit_lsn < info.lsn)
+		c->commit_lsn = info.lsn; /* a snapshot holds only committed records */
+	return true;
+}
+
 struct sl_core *sl_core_init(void *mem, size_t len, const struct sl_core_config *cfg,
 			     const struct sl_core_recovered *rec)
 {
@@ -189,6 +205,8 @@ struct sl_core *sl_core_init(void *mem, size_t len, const struct sl_core_config 
 		memcpy(c->hist, rec->hist, sizeof(c->hist));
 		c->n_hist = rec->n_hist;
 		c->last_epoch = core_epoch_at(c, c->last_lsn);
+		if (rec->image && !core_init_image(c, rec))
+			return NULL;
 	}
 	c->ring_lo = c->last_lsn + 1;
 	core_peers_init(c);
@@ -563,10 +581,12 @@ static void free_frame_recs(const struct sl_event *ev, struct sl_actions *out)
 }
 
 /* A frame from a newer epoch teaches us the epoch; from a leader, also who leads. */
-static void core_learn_epoch(struct sl_core *c, const struct sl_frame_hdr *h,
+static void core_learn_epoch(struct sl_core *c, const struct sl_frame_view *v,
 			     struct sl_actions *out)
 {
-	bool from_leader = h->type == SL_FRAME_APPEND;
+	const struct sl_frame_hdr *h = &v->hdr;
+	bool from_leader = h->type == SL_FRAME_APPEND ||
+			   (h->type == SL_FRAME_SNAPSHOT_CHUNK && v->u.snap.chunk_len > 0);
 	uint8_t role = c->role == SL_ROLE_LEARNER ? SL_ROLE_LEARNER : SL_ROLE_FOLLOWER;
 
 	if (from_leader)
@@ -609,7 +629,7 @@ static int core_on_frame(struct sl_core *c, const struct sl_event *ev, struct sl
 		return 0;
 	}
 	if (h->epoch > c->epoch)
-		core_learn_epoch(c, h, out);
+		core_learn_epoch(c, v, out);
 	switch (h->type) {
 	case SL_FRAME_APPEND:
 		if (!core_accept_leader_frame(c, h->src_node, out))
@@ -633,6 +653,18 @@ static int core_on_frame(struct sl_core *c, const struct sl_event *ev, struct sl
 	case SL_FRAME_NACK:
 		if (c->role == SL_ROLE_LEADER && h->epoch == c->epoch) {
 			core_leader_on_nack(c, h->src_node, &v->u.nack, out);
+			return 0;
+		}
+		break;
+	case SL_FRAME_SNAPSHOT_CHUNK:
+		/* From the leader with a body; from a follower without (how far it got). */
+		if (c->role == SL_ROLE_LEADER && h->epoch == c->epoch && v->u.snap.chunk_len == 0) {
+			core_snap_on_ack(c, h->src_node, &v->u.snap);
+			return 0;
+		}
+		if (v->u.snap.chunk_len > 0 && core_accept_leader_frame(c, h->src_node, out)) {
+			c->leader_heard_ns = c->now_ns;
+			core_snap_on_chunk(c, v, out);
 			return 0;
 		}
 		break;
@@ -693,6 +725,11 @@ static int core_dispatch(struct sl_core *c, const struct sl_event *ev, struct sl
 		return 0;
 	case SL_EV_CONTROL:
 		return core_on_control(c, &ev->u.control, out);
+	case SL_EV_SNAP_SAVED:
+		core_snap_saved(c, ev);
+		return 0;
+	case SL_EV_SNAP_RECEIVED:
+		return core_snap_received(c, ev, out);
 	}
 	return -EINVAL;
 }

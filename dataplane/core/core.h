@@ -86,7 +86,8 @@ enum sl_event_type {
 	SL_EV_WAL_RECORDS,
 	SL_EV_CONTROL,
 	SL_EV_SNAP_SAVED, /* the node's newest snapshot on disk is now u.snap (lsn, epoch, len) */
-	SL_EV_SNAP_RECEIVED, /* follower: the snapshot it assembled (SL_ACT_SNAP_STORE) is whole */
+	SL_EV_SNAP_RECEIVED, /* the snapshot assembled (SL_ACT_SNAP_STORE) is whole, or the image
+			      * SL_ACT_SNAP_LOAD asked for */
 };
 
 struct sl_event {
@@ -135,6 +136,8 @@ enum sl_action_type {
 	SL_ACT_SNAP_STORE,   /* follower: copy a received chunk into the snapshot being assembled */
 	SL_ACT_SNAP_INSTALL, /* follower: the image received is the state now: store it durably
 			      * and restart the WAL after its LSN, before anything else */
+	SL_ACT_SNAP_LOAD,    /* feed the newest snapshot (u.snap.lsn) back as SL_EV_SNAP_RECEIVED:
+			      * the applied state is rebuilt from it */
 };
 
 /* SL_ACT_NOTIFY carries an enum sl_notify (shiplog/control.h). */

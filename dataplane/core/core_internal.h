@@ -56,6 +56,11 @@ struct core_peer {
 	uint64_t wal_read_ns;	  /* a catch-up read is pending since (0: none) */
 	uint64_t commit_sent_lsn; /* commit_lsn carried by the last frame to it */
 	uint64_t nack_ns;	  /* when a NACK last moved probe_lsn (0: none since reset) */
+	/* A snapshot transfer (snapshot.c): the WAL no longer holds what the peer lacks. */
+	bool snap_active;
+	uint64_t snap_lsn;   /* the snapshot being sent */
+	uint64_t snap_off;   /* next byte to send */
+	uint64_t snap_acked; /* bytes the peer said it holds */
 };
 
 /* An APPEND as a follower handles it: from a frame, or from the reorder buffer. */
@@ -156,6 +161,18 @@ struct sl_core {
 	/* Applying from the WAL (restart, or after a truncation below applied). */
 	uint64_t apply_read_ns;
 
+	/* Snapshots (snapshot.c): the newest on this node's disk, which a leader ships. */
+	uint64_t snap_lsn; /* 0: none */
+	uint32_t snap_epoch;
+	uint64_t snap_len;
+	bool snap_load_pending; /* SL_ACT_SNAP_STORE asked the caller to feed it back */
+	/* Follower: the snapshot being received from the leader. */
+	uint64_t rx_snap_lsn;
+	uint32_t rx_snap_epoch;
+	uint64_t rx_snap_total;
+	uint64_t rx_snap_off; /* bytes stored so far */
+	bool snap_ack_due;
+
 	struct core_kv *kv;
 	struct core_session *sessions;
 	uint32_t session_mask;
@@ -208,6 +225,18 @@ void core_follower_reset(struct sl_core *c, struct sl_actions *out);
 uint32_t core_batch_records_max(const struct sl_core_config *cfg);
 void core_follower_on_append(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
 void core_follower_tick(struct sl_core *c, struct sl_actions *out);
+
+/* snapshot.c: shipping snapshots to followers behind the WAL, installing them. */
+void core_snap_saved(struct sl_core *c, const struct sl_event *ev);
+void core_snap_start(struct sl_core *c, struct core_peer *p);
+bool core_snap_send(struct sl_core *c, struct core_peer *p, struct sl_actions *out);
+void core_snap_on_ack(struct sl_core *c, uint16_t src, const struct sl_snap_chunk *s);
+void core_snap_done(struct core_peer *p, uint64_t received_lsn);
+void core_snap_on_chunk(struct sl_core *c, const struct sl_frame_view *v, struct sl_actions *out);
+void core_snap_rx_reset(struct sl_core *c);
+void core_snap_tick(struct sl_core *c, struct sl_actions *out);
+int core_snap_received(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
+void core_snap_reload(struct sl_core *c, struct sl_actions *out);
 
 /* apply.c: the key-value state machine, sessions, reads. */
 void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out);

@@ -167,6 +167,7 @@ static bool reorder_park(struct sl_core *c, const struct core_append *ap)
 void core_follower_reset(struct sl_core *c, struct sl_actions *out)
 {
 	c->gap_nack_lsn = 0;
+	core_snap_rx_reset(c);
 	for (uint32_t i = 0; i < c->cfg.reorder_frames && c->n_parked > 0; i++) {
 		struct core_parked *p = &c->parked[i];
 
@@ -285,6 +286,7 @@ void core_follower_tick(struct sl_core *c, struct sl_actions *out)
 	core_apply(c, target, out);
 	if (c->n_parked > 0)
 		reorder_gap_check(c, out);
+	core_snap_tick(c, out);
 	if (c->ack_due ||
 	    c->acked_flushed != (c->flushed_lsn < c->match_lsn ? c->flushed_lsn : c->match_lsn) ||
 	    c->acked_applied != (c->applied_lsn < c->match_lsn ? c->applied_lsn : c->match_lsn))

@@ -255,6 +255,7 @@ void core_leader_on_ack(struct sl_core *c, uint16_t src, const struct sl_ack *ac
 		p->next_lsn = p->received_lsn + 1;
 	p->last_ack_ns = c->now_ns;
 	peer_rtt_sample(c, p, ack->echo_ts_ns);
+	core_snap_done(p, p->received_lsn);
 	core_leader_commit(c, out);
 }
 
@@ -390,6 +391,10 @@ void core_leader_on_wal(struct sl_core *c, const struct sl_event *ev, struct sl_
 	uint32_t n = 0, bytes = 0;
 	uint64_t first = 0;
 
+	if (p && c->role == SL_ROLE_LEADER && ev->u.wal.gone && p->wal_read_ns != 0) {
+		p->wal_read_ns = 0;
+		core_snap_start(c, p); /* retention deleted what it lacks */
+	}
 	if (p && c->role == SL_ROLE_LEADER && ev->u.wal.n_recs > 0) {
 		struct sl_record_hdr h;
 
@@ -417,8 +422,11 @@ void core_leader_on_wal(struct sl_core *c, const struct sl_event *ev, struct sl_
 
 static void leader_send(struct sl_core *c, struct core_peer *p, struct sl_actions *out)
 {
-	uint64_t inflight = p->next_lsn - 1 - peer_base(p);
+	uint64_t inflight;
 
+	if (core_snap_send(c, p, out))
+		return;
+	inflight = p->next_lsn - 1 - peer_base(p);
 	/* No progress for an RTO: go back to the last acknowledged record, back off. */
 	if (inflight > 0 && c->now_ns - p->progress_ns >= p->rto_ns) {
 		p->next_lsn = peer_base(p) + 1;

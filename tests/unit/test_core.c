@@ -15,12 +15,14 @@
 #include <cmocka.h>
 
 #include "core.h"
+#include "image.h"
 
 #define US 1000ull
 #define MS 1000000ull
 
-#define REC_POOL 4096
-#define REC_LEN	 128
+#define REC_POOL	 4096
+#define CORE_TEST_CHUNKS 64
+#define REC_LEN		 128
 
 /* Record bytes handed to cores; handle i + 1 is rec_pool[i]. Never reused in a test. */
 static uint8_t rec_pool[REC_POOL][REC_LEN];
@@ -908,6 +910,292 @@ static void test_peers_added_and_removed(void **state)
 	tn_stop(&t);
 }
 
+/* ---- snapshots shipped to a follower behind the WAL ------------------------------- */
+
+#define IMG_MAX (64u << 10)
+
+static uint8_t img_src[IMG_MAX]; /* the leader's snapshot, as the caller holds it */
+static uint8_t img_rx[IMG_MAX];	 /* the follower's image being assembled */
+
+/*
+ * The image of a leader (node 1 of 2, async) that applied its NOOP and n writes of
+ * 60-byte values (so that the image spans several chunks): its length; *digest its
+ * key-value digest.
+ */
+static uint64_t image_of_writes(const struct sl_core_config *cfg, unsigned n, uint64_t *digest)
+{
+	struct sl_core_config c1 = *cfg;
+	struct sl_image_info info;
+	struct tnode t;
+	int64_t len;
+
+	leader_of(&t, &c1);
+	for (unsigned i = 0; i < n; i++) {
+		char key[16], val[61];
+
+		snprintf(key, sizeof(key), "key%u", i);
+		memset(val, 'a' + (int)(i % 26), 60);
+		val[60] = '\0';
+		client_write(&t, 100 + i, 1, key, val, i);
+	}
+	tick(&t);
+	assert_true(status(&t).applied_lsn == n + 1);
+	len = sl_core_image_write(t.c, img_src, sizeof(img_src), &info);
+	assert_true(len > 0);
+	assert_true(info.lsn == n + 1 && info.epoch == 1);
+	*digest = sl_core_kv_digest(t.c);
+	tn_stop(&t);
+	return (uint64_t)len;
+}
+
+/* The SNAPSHOT_CHUNK frames (with a body) this step sent to dst, into hdrs: how many. */
+static unsigned chunks_sent(struct tnode *t, uint16_t dst, struct sl_snap_chunk *hdrs, unsigned cap)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < t->out.n_act; i++) {
+		const struct sl_action *a = &t->out.act[i];
+
+		if (a->type == SL_ACT_SEND && a->u.send.frame_type == SL_FRAME_SNAPSHOT_CHUNK &&
+		    a->u.send.dst == dst && a->u.send.hdr.snap.chunk_len > 0 && n < cap)
+			hdrs[n++] = a->u.send.hdr.snap;
+	}
+	return n;
+}
+
+/* The offset of the chunk acknowledgement this step sent, or UINT64_MAX if none. */
+static uint64_t chunk_ack_sent(struct tnode *t)
+{
+	for (uint32_t i = 0; i < t->out.n_act; i++) {
+		const struct sl_action *a = &t->out.act[i];
+
+		if (a->type == SL_ACT_SEND && a->u.send.frame_type == SL_FRAME_SNAPSHOT_CHUNK &&
+		    a->u.send.hdr.snap.chunk_len == 0)
+			return a->u.send.hdr.snap.offset;
+	}
+	return UINT64_MAX;
+}
+
+static const struct sl_action *action_of(struct tnode *t, uint8_t type)
+{
+	for (uint32_t i = 0; i < t->out.n_act; i++)
+		if (t->out.act[i].type == type)
+			return &t->out.act[i];
+	return NULL;
+}
+
+/* A SNAPSHOT_CHUNK from src at epoch, its body taken from img_src. */
+static void frame_chunk(struct tnode *t, uint16_t src, uint32_t epoch,
+			const struct sl_snap_chunk *s)
+{
+	struct sl_frame_view v = {
+		.hdr = { .type = SL_FRAME_SNAPSHOT_CHUNK, .epoch = epoch, .src_node = src }
+	};
+	struct sl_event ev = { .type = SL_EV_FRAME };
+
+	v.u.snap = *s;
+	v.body = s->chunk_len ? img_src + s->offset : NULL;
+	v.body_len = s->chunk_len;
+	ev.u.frame.view = &v;
+	assert_int_equal(step(t, &ev), 0);
+}
+
+/* The follower's side of one chunk, as shiplogd does it: true when the image is whole. */
+static bool follower_stores(struct tnode *t)
+{
+	const struct sl_action *a = action_of(t, SL_ACT_SNAP_STORE);
+
+	if (!a)
+		return false;
+	assert_true(a->u.snap.offset + a->u.snap.len <= sizeof(img_rx));
+	memcpy(img_rx + a->u.snap.offset, a->u.snap.data, a->u.snap.len);
+	return a->u.snap.last;
+}
+
+static int snap_received(struct tnode *t, uint64_t lsn, uint32_t epoch, uint64_t len)
+{
+	struct sl_event ev = { .type = SL_EV_SNAP_RECEIVED };
+
+	ev.u.snap.lsn = lsn;
+	ev.u.snap.epoch = epoch;
+	ev.u.snap.len = len;
+	ev.u.snap.image = img_rx;
+	return step(t, &ev);
+}
+
+/*
+ * Node 1 restarted from its snapshot at LSN 41 (its WAL holds nothing before 42) and
+ * leads epoch 2; node 2 is new. The follower's GAP NACK sends the leader to its WAL,
+ * which no longer has LSN 1: the snapshot goes out in chunks, a window at a time, and
+ * the follower installs it (the leader's state, the WAL restarted after 41, the
+ * history one entry) and acknowledges LSN 41. The log continues from 42, matched in
+ * this epoch. A damaged image is refused and asked for again from its start.
+ */
+static void test_snapshot_shipped_and_installed(void **state)
+{
+	struct sl_core_config c1, c2;
+	struct sl_core_recovered rec = {
+		.epoch = 1, .last_lsn = 41, .commit_hint = 41, .n_hist = 1
+	};
+	struct sl_snap_chunk hdrs[CORE_TEST_CHUNKS];
+	struct tnode l, f;
+	uint64_t digest, len, sent = 0;
+	const struct sl_action *inst;
+	unsigned n;
+	bool whole = false;
+
+	(void)state;
+	tn_config(&c1, 1, 2);
+	c1.policy.kind = SL_POLICY_ASYNC;
+	len = image_of_writes(&c1, 40, &digest);
+	assert_true(len > c1.batch_bytes); /* several chunks */
+	rec.hist[0] = (struct sl_epoch_start){ .epoch = 1, .first_lsn = 1 };
+	rec.image = img_src;
+	rec.image_len = len;
+	tn_start_from(&l, &c1, &rec);
+	assert_true(sl_core_kv_digest(l.c) == digest);
+	assert_true(status(&l).applied_lsn == 41);
+	assert_int_equal(control(&l, SL_CTL_PROMOTE, 2, 0, 0), 0);
+	tick(&l); /* the NOOP: LSN 42 */
+
+	tn_config(&c2, 2, 2);
+	c2.policy.kind = SL_POLICY_ASYNC;
+	tn_start(&f, &c2);
+	assert_int_equal(control(&f, SL_CTL_FOLLOW, 2, 1, 0), 0);
+
+	frame_gap_nack(&l, 2, 2, 1);
+	tick(&l);
+	assert_true(wal_read_from(&l, 2) == 1);
+	{
+		struct sl_event gone = { .type = SL_EV_WAL_RECORDS };
+
+		gone.u.wal.node = 2;
+		gone.u.wal.gone = true;
+		assert_int_equal(step(&l, &gone), 0);
+	}
+	assert_true(sl_core_stats(l.c)->snapshots_sent == 1);
+	tick(&l);
+	n = chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS);
+	assert_true(n == (len + c1.batch_bytes - 1) / c1.batch_bytes);
+	assert_true(appends_from(&l, 2, 41) == 0); /* no APPEND while the image goes */
+	for (unsigned i = 0; i < n; i++) {
+		assert_true(hdrs[i].offset == sent && hdrs[i].snap_lsn == 41 &&
+			    hdrs[i].total_len == len && hdrs[i].snap_epoch == 1);
+		sent += hdrs[i].chunk_len;
+	}
+	assert_true(sent == len);
+
+	/* A chunk out of order is not stored; the acknowledgement says what is held. */
+	frame_chunk(&f, 1, 2, &hdrs[1]);
+	assert_false(follower_stores(&f));
+	tick(&f);
+	assert_true(chunk_ack_sent(&f) == 0);
+	for (unsigned i = 0; i < n; i++) {
+		frame_chunk(&f, 1, 2, &hdrs[i]);
+		whole = follower_stores(&f);
+		assert_true(whole == (i + 1 == n));
+	}
+	tick(&f);
+	assert_true(chunk_ack_sent(&f) == len);
+
+	/* Damaged on the way: refused, and asked for again from the start. */
+	img_rx[len / 2] ^= 0x40;
+	assert_int_equal(snap_received(&f, 41, 1, len), -EINVAL);
+	assert_true(sl_core_stats(f.c)->snapshot_rejects == 1);
+	assert_null(action_of(&f, SL_ACT_SNAP_INSTALL));
+	tick(&f);
+	assert_true(chunk_ack_sent(&f) == 0);
+	for (unsigned i = 0; i < n; i++) {
+		frame_chunk(&f, 1, 2, &hdrs[i]);
+		whole = follower_stores(&f);
+	}
+	assert_true(whole);
+	assert_int_equal(snap_received(&f, 41, 1, len), 0);
+	inst = action_of(&f, SL_ACT_SNAP_INSTALL);
+	assert_non_null(inst);
+	assert_true(inst->u.snap.lsn == 41 && inst->u.snap.epoch == 1 && inst->u.snap.total == len);
+	assert_non_null(action_of(&f, SL_ACT_SAVE_META));
+	assert_true(sl_core_kv_digest(f.c) == digest);
+	assert_true(status(&f).last_lsn == 41 && status(&f).applied_lsn == 41);
+	assert_true(sl_core_stats(f.c)->snapshots_installed == 1);
+	tick(&f);
+	{
+		const struct sl_action *ack = NULL;
+
+		for (uint32_t i = 0; i < f.out.n_act; i++)
+			if (f.out.act[i].type == SL_ACT_SEND &&
+			    f.out.act[i].u.send.frame_type == SL_FRAME_ACK)
+				ack = &f.out.act[i];
+		assert_non_null(ack);
+		assert_true(ack->u.send.hdr.ack.received_lsn == 41);
+		assert_true(ack->u.send.hdr.ack.last_epoch == 1);
+	}
+
+	/* The leader hears it: the log goes on from 42. */
+	frame_chunk(&l, 2, 2,
+		    &(struct sl_snap_chunk){ .snap_lsn = 41, .offset = len, .total_len = len });
+	frame_ack(&l, 2, 2, 41);
+	tick(&l);
+	assert_true(chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS) == 0);
+	assert_true(appends_from(&l, 2, 41) == 1);
+	frame_append_of(&f, 1, 2, 41, 1, 42, 1, 2);
+	assert_false(nack_sent(&f, SL_NACK_MISMATCH, 40));
+	assert_true(status(&f).last_lsn == 42);
+	tn_stop(&f);
+	tn_stop(&l);
+}
+
+/*
+ * A chunk acknowledgement lost, or the follower silent: after an RTO the leader sends
+ * again from the last byte acknowledged, never past its window.
+ */
+static void test_snapshot_resent_after_rto(void **state)
+{
+	struct sl_core_config c1;
+	struct sl_core_recovered rec = {
+		.epoch = 1, .last_lsn = 41, .commit_hint = 41, .n_hist = 1
+	};
+	struct sl_snap_chunk hdrs[CORE_TEST_CHUNKS];
+	struct tnode l;
+	uint64_t digest, len;
+	unsigned n;
+
+	(void)state;
+	tn_config(&c1, 1, 2);
+	c1.policy.kind = SL_POLICY_ASYNC;
+	len = image_of_writes(&c1, 40, &digest);
+	rec.hist[0] = (struct sl_epoch_start){ .epoch = 1, .first_lsn = 1 };
+	rec.image = img_src;
+	rec.image_len = len;
+	tn_start_from(&l, &c1, &rec);
+	assert_int_equal(control(&l, SL_CTL_PROMOTE, 2, 0, 0), 0);
+	tick(&l);
+	frame_gap_nack(&l, 2, 2, 1);
+	tick(&l);
+	{
+		struct sl_event gone = { .type = SL_EV_WAL_RECORDS };
+
+		gone.u.wal.node = 2;
+		gone.u.wal.gone = true;
+		assert_int_equal(step(&l, &gone), 0);
+	}
+	tick(&l);
+	n = chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS);
+	assert_true(n >= 2);
+	/* The follower holds the first chunk only. */
+	frame_chunk(&l, 2, 2,
+		    &(struct sl_snap_chunk){
+			    .snap_lsn = 41, .offset = hdrs[0].chunk_len, .total_len = len });
+	tick(&l);
+	assert_true(chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS) == 0); /* all out already */
+	l.now += c1.rto_max_ns;
+	tick(&l);
+	assert_true(chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS) == n - 1);
+	assert_true(hdrs[0].offset == c1.batch_bytes);
+	assert_true(sl_core_stats(l.c)->retransmits >= 1);
+	tn_stop(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -927,6 +1215,8 @@ int main(void)
 		cmocka_unit_test(test_leader_probes_from_its_end),
 		cmocka_unit_test(test_follower_history_outlived),
 		cmocka_unit_test(test_peers_added_and_removed),
+		cmocka_unit_test(test_snapshot_shipped_and_installed),
+		cmocka_unit_test(test_snapshot_resent_after_rto),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -26,7 +26,7 @@
 #   SL_CLUSTER_ID (7), SL_POLICY ("all"), SL_DURABILITY (fsync), SL_WAL_MODE (direct),
 #   SL_LCORES (2), SL_EXTRA_CONF (lines appended to every node's file: in [wal] unless
 #   they open a section), SL_UP_NODES (the nodes sl_up starts: all N), SL_CONF_PEERS
-#   (the nodes the files name as peers: all N)
+#   (the nodes the files name as peers: all N), SL_SEGMENT_MB (16: WAL segment size)
 #   controller mode: SL_CONTROLLER (0), SL_FAILURE_TIMEOUT_MS (1000), SL_CTL_MEMBERS
 #   (1,...,N), SL_CTL_EXTRA_CONF (lines appended to the controller's [controller]
 #   section)
@@ -153,7 +153,7 @@ EOF
 
 [wal]
 mode = $SL_WAL_MODE
-segment_mb = 16
+segment_mb = ${SL_SEGMENT_MB:-16}
 queue_records = 16384
 $SL_EXTRA_CONF
 EOF
