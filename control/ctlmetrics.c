@@ -206,14 +206,14 @@ static const struct member_family {
 			    "Frames the member sent again." },
 	[M_CLIENT_BUSY] = { "shiplog_member_client_busy_total", "counter", U_NUMBER,
 			    "Client writes the member answered busy." },
-	[M_SNAPSHOT_LSN] = { "shiplog_node_snapshot_lsn", "gauge", U_NUMBER,
+	[M_SNAPSHOT_LSN] = { "shiplog_member_snapshot_lsn", "gauge", U_NUMBER,
 			     "The LSN of the member's newest snapshot on disk; 0: none." },
-	[M_WAL_FIRST_LSN] = { "shiplog_node_wal_first_lsn", "gauge", U_NUMBER,
+	[M_WAL_FIRST_LSN] = { "shiplog_member_wal_first_lsn", "gauge", U_NUMBER,
 			      "The oldest LSN the member's WAL still holds; a follower behind it "
 			      "gets the leader's snapshot." },
-	[M_SNAPSHOTS_SENT] = { "shiplog_node_snapshots_sent_total", "counter", U_NUMBER,
+	[M_SNAPSHOTS_SENT] = { "shiplog_member_snapshots_sent_total", "counter", U_NUMBER,
 			       "Snapshot transfers the member began as a leader." },
-	[M_SNAPSHOTS_INSTALLED] = { "shiplog_node_snapshots_installed_total", "counter", U_NUMBER,
+	[M_SNAPSHOTS_INSTALLED] = { "shiplog_member_snapshots_installed_total", "counter", U_NUMBER,
 				    "Snapshots the member received from a leader and installed." },
 };
 

@@ -195,8 +195,9 @@ int64_t sl_core_image_write(const struct sl_core *c, void *buf, size_t cap,
 					.n_sessions = sessions_used(c),
 					.len = len,
 					.policy = c->applied_policy };
-	/* What leaves the core passes the check every receiver makes (TIGER_STYLE: check
-	 * right after writing); a second pass, paid only where assertions are compiled. */
+	/* What leaves the core passes the check every receiver makes, checked right after
+	 * writing: a second pass over the image, paid only where assertions are compiled
+	 * (shiplogd's builds: it is part of the pause an image costs). */
 	assert(sl_core_image_check(buf, len, &c->cfg, &again) == 0 && again.len == len);
 	(void)again;
 	return (int64_t)len;

@@ -232,9 +232,18 @@ static int snap_install(struct sl_core *c, const struct sl_event *ev, struct sl_
 		c->snap_ack_due = true;
 		return -EINVAL;
 	}
+	if (core_image_load(c, ev->u.snap.image, ev->u.snap.len, &info) != 0) {
+		/*
+		 * A duplicate key, which only loading finds: the applied state is gone, and
+		 * the next apply rebuilds it from our own snapshot and log (as after a
+		 * truncation below what was applied). Ask for the image again.
+		 */
+		c->stats.snapshot_rejects++;
+		c->rx_snap_off = 0;
+		c->snap_ack_due = true;
+		return -EINVAL;
+	}
 	snap_drop_log(c, out);
-	if (core_image_load(c, ev->u.snap.image, ev->u.snap.len, &info) != 0)
-		return -EINVAL; /* checked above: cannot happen */
 	c->last_lsn = c->persist_lsn = c->flushed_lsn = c->commit_lsn = info.lsn;
 	c->match_lsn = info.lsn; /* the leader's own state: it matches in this epoch */
 	c->last_epoch = info.epoch;

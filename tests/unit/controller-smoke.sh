@@ -367,7 +367,7 @@ def snapshot_checks(nodes, epoch):
           "a snapshot event for n2")
     n2 = [n for n in ok("status")["nodes"] if n["node"] == 2][0]
     check(n2["snapshot_lsn"] == 100 and n2["wal_first_lsn"] == 101, "n2's snapshot in status")
-    check(scrape().get('shiplog_node_snapshot_lsn{node="2"}') == 100, "metrics: n2's snapshot")
+    check(scrape().get('shiplog_member_snapshot_lsn{node="2"}') == 100, "metrics: n2's snapshot")
     nodes[2].sock.close()
     time.sleep(0.2)
     code({"v": 1, "token": ADMIN, "cmd": "snapshot", "args": {"node": 3}}, "refused")

@@ -344,19 +344,19 @@ static void test_small_cluster(void **state)
 	expect_line(f, "shiplog_member_stale_epoch_total{node=\"3\"} 4");
 	expect_line(f, "# TYPE shiplog_member_stale_epoch_total counter");
 	/* Snapshots: n1 shipped them, n2 installed one, n3 has none (an older agent). */
-	expect_line(f, "# TYPE shiplog_node_snapshot_lsn gauge");
-	expect_line(f, "shiplog_node_snapshot_lsn{node=\"1\"} 900");
-	expect_line(f, "shiplog_node_snapshot_lsn{node=\"3\"} 0");
-	expect_line(f, "# TYPE shiplog_node_wal_first_lsn gauge");
-	expect_line(f, "shiplog_node_wal_first_lsn{node=\"1\"} 901");
-	expect_line(f, "shiplog_node_wal_first_lsn{node=\"2\"} 700");
-	expect_line(f, "# TYPE shiplog_node_snapshots_sent_total counter");
-	expect_line(f, "shiplog_node_snapshots_sent_total{node=\"1\"} 3");
-	expect_line(f, "shiplog_node_snapshots_sent_total{node=\"2\"} 0");
-	expect_line(f, "# TYPE shiplog_node_snapshots_installed_total counter");
-	expect_line(f, "shiplog_node_snapshots_installed_total{node=\"2\"} 1");
-	expect_no_line(f, "shiplog_node_wal_first_lsn{node=\"3\"}"); /* 0: not reported */
-	expect_no_line(f, "shiplog_node_snapshot_lsn{node=\"4\"}");
+	expect_line(f, "# TYPE shiplog_member_snapshot_lsn gauge");
+	expect_line(f, "shiplog_member_snapshot_lsn{node=\"1\"} 900");
+	expect_line(f, "shiplog_member_snapshot_lsn{node=\"3\"} 0");
+	expect_line(f, "# TYPE shiplog_member_wal_first_lsn gauge");
+	expect_line(f, "shiplog_member_wal_first_lsn{node=\"1\"} 901");
+	expect_line(f, "shiplog_member_wal_first_lsn{node=\"2\"} 700");
+	expect_line(f, "# TYPE shiplog_member_snapshots_sent_total counter");
+	expect_line(f, "shiplog_member_snapshots_sent_total{node=\"1\"} 3");
+	expect_line(f, "shiplog_member_snapshots_sent_total{node=\"2\"} 0");
+	expect_line(f, "# TYPE shiplog_member_snapshots_installed_total counter");
+	expect_line(f, "shiplog_member_snapshots_installed_total{node=\"2\"} 1");
+	expect_no_line(f, "shiplog_member_wal_first_lsn{node=\"3\"}"); /* 0: not reported */
+	expect_no_line(f, "shiplog_member_snapshot_lsn{node=\"4\"}");
 	/* Left out, not 0: the leader has no leader age; node 4 never reported. */
 	expect_no_line(f, "shiplog_member_leader_age_seconds{node=\"1\"}");
 	expect_no_line(f, "shiplog_member_last_lsn{node=\"4\"}");
