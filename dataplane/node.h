@@ -242,7 +242,8 @@ void node_msgs_send(struct node *n, const struct node_msg *m, unsigned count);
 
 /* Snapshots (nodesnap.c). */
 /* Starts a snapshot of the applied state (SL_CTL_SNAPSHOT, snapshot_records): 0 (also
- * when there is nothing new), -EBUSY (one is being saved), -EAGAIN, -E2BIG, -ENOMEM. */
+ * when there is nothing new), -EBUSY (one is being saved, or the current one is being
+ * sent to a follower), -E2BIG (an image over 4 GiB), -ENOMEM. */
 int node_image_take(struct node *n);
 void node_image_saved(struct node *n, const struct node_msg *m);
 void node_image_store(struct node *n, const struct sl_action *a);

@@ -59,7 +59,9 @@ int node_image_take(struct node *n)
 	uint64_t t0 = node_now_ns();
 	int64_t len;
 
-	if (n->image_saving)
+	/* A new image would restart a transfer of the current one from its start: with
+	 * frequent snapshots, a large one might never arrive. The next one waits. */
+	if (n->image_saving || sl_core_snap_sending(n->core))
 		return -EBUSY;
 	if (size > UINT32_MAX) {
 		n->net.snapshot_errors++;

@@ -278,6 +278,8 @@ uint64_t sl_core_kv_digest(const struct sl_core *c);
 /* The value of key in the applied state (0), or -ENOENT. */
 int sl_core_kv_get(const struct sl_core *c, const void *key, uint16_t key_len, const uint8_t **val,
 		   uint32_t *val_len);
+/* A leader sending its snapshot to a follower: a new one would restart the transfer. */
+bool sl_core_snap_sending(const struct sl_core *c);
 /* The record at lsn if it is still in the in-memory ring (0), else -ENOENT. */
 int sl_core_log_record(const struct sl_core *c, uint64_t lsn, struct sl_rec_ref *out);
 

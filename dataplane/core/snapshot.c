@@ -92,6 +92,14 @@ static void snap_send_chunk(struct sl_core *c, struct core_peer *p, uint32_t len
 	p->last_send_ns = c->now_ns;
 }
 
+bool sl_core_snap_sending(const struct sl_core *c)
+{
+	for (unsigned i = 0; c->role == SL_ROLE_LEADER && i < c->n_peers; i++)
+		if (c->peers[i].snap_active)
+			return true;
+	return false;
+}
+
 /* Sends what the window allows; false when p is not being sent a snapshot. */
 bool core_snap_send(struct sl_core *c, struct core_peer *p, struct sl_actions *out)
 {

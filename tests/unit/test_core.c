@@ -1074,6 +1074,7 @@ static void test_snapshot_shipped_and_installed(void **state)
 		assert_int_equal(step(&l, &gone), 0);
 	}
 	assert_true(sl_core_stats(l.c)->snapshots_sent == 1);
+	assert_true(sl_core_snap_sending(l.c));
 	tick(&l);
 	n = chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS);
 	assert_true(n == (len + c1.batch_bytes - 1) / c1.batch_bytes);
@@ -1137,6 +1138,7 @@ static void test_snapshot_shipped_and_installed(void **state)
 	frame_ack(&l, 2, 2, 41);
 	tick(&l);
 	assert_true(chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS) == 0);
+	assert_false(sl_core_snap_sending(l.c));
 	assert_true(appends_from(&l, 2, 41) == 1);
 	frame_append_of(&f, 1, 2, 41, 1, 42, 1, 2);
 	assert_false(nack_sent(&f, SL_NACK_MISMATCH, 40));
