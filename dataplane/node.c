@@ -618,8 +618,8 @@ static int node_control(struct node *n, const struct sl_control *ctl)
 	struct sl_event ev = { .type = SL_EV_CONTROL, .now_ns = n->now_ns };
 	int rc;
 
-	if (ctl->cmd == SL_CTL_SNAPSHOT)
-		return node_image_take(n); /* the node's business, not the core's */
+	if (ctl->cmd == SL_CTL_SNAPSHOT) /* the node's business, not the core's */
+		return ctl->epoch < sl_core_epoch(n->core) ? -ESTALE : node_image_take(n);
 	if (ctl->cmd == SL_CTL_ADD_PEER && (rc = node_peer_add(n, ctl)) != 0)
 		return rc;
 	ev.u.control = *ctl;

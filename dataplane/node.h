@@ -183,6 +183,7 @@ struct node {
 	uint64_t image_len, image_lsn;
 	uint32_t image_epoch;
 	uint8_t *image_saving;	  /* handed to the persistence lcore, until NODE_M_SNAP_DONE */
+	bool image_overtaken;	  /* an install from the leader came after it: it is gone */
 	uint64_t image_write_ns;  /* how long writing it paused the network lcore */
 	uint64_t image_saving_ns; /* when it was handed over */
 	uint64_t rx_start_ns;	  /* when its first chunk arrived */

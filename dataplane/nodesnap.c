@@ -97,6 +97,11 @@ void node_image_saved(struct node *n, const struct node_msg *m)
 	struct sl_event ev = { .type = SL_EV_SNAP_SAVED, .now_ns = n->now_ns };
 
 	n->image_saving = NULL;
+	if (n->image_overtaken) {
+		n->image_overtaken = false;
+		free(m->data);
+		return;
+	}
 	if (m->status < 0 || m->a <= n->image_lsn) {
 		/* An install from the leader overtook it, or the WAL would not take it. */
 		if (m->status < 0) {
@@ -122,33 +127,42 @@ void node_image_saved(struct node *n, const struct node_msg *m)
 	node_step(n, &ev);
 }
 
-/* A chunk the core accepted, in order: into the image being assembled. */
+/*
+ * A chunk the core accepted, in order: into the image being assembled. One that cannot
+ * be kept (no memory for the image, or not where the assembly stands) ends this image:
+ * the core is handed it empty, refuses it and asks the leader for it from its start.
+ */
 void node_image_store(struct node *n, const struct sl_action *a)
 {
-	if (a->u.snap.offset == 0) {
-		if (a->u.snap.total > n->rx_cap) {
-			uint8_t *buf = realloc(n->rx_image, a->u.snap.total);
+	bool ok = true;
 
-			if (!buf) {
-				n->net.snapshot_errors++;
-				n->rx_len = 0;
-				return; /* the core's check of the whole image refuses it */
-			}
-			n->rx_image = buf;
-			n->rx_cap = a->u.snap.total;
-		}
+	if (a->u.snap.offset == 0) {
 		n->rx_lsn = a->u.snap.lsn;
 		n->rx_epoch = a->u.snap.epoch;
 		n->rx_len = 0;
 		n->rx_start_ns = n->now_ns;
+		if (a->u.snap.total > n->rx_cap) {
+			uint8_t *buf = realloc(n->rx_image, a->u.snap.total);
+
+			if (buf) {
+				n->rx_image = buf;
+				n->rx_cap = a->u.snap.total;
+			}
+		}
 		printf("shiplogd[%u]: receiving the leader's snapshot at lsn %" PRIu64 " (%" PRIu64
 		       " bytes)\n",
 		       n->cfg.node_id, a->u.snap.lsn, a->u.snap.total);
 		fflush(stdout);
 	}
 	if (a->u.snap.lsn != n->rx_lsn || a->u.snap.offset != n->rx_len ||
-	    a->u.snap.offset + a->u.snap.len > n->rx_cap)
+	    a->u.snap.total > n->rx_cap || a->u.snap.len > a->u.snap.total - a->u.snap.offset)
+		ok = false;
+	if (!ok) {
+		n->net.snapshot_errors++;
+		n->rx_len = 0;
+		n->rx_ready = true;
 		return;
+	}
 	memcpy(n->rx_image + a->u.snap.offset, a->u.snap.data, a->u.snap.len);
 	n->rx_len += a->u.snap.len;
 	if (a->u.snap.last)
@@ -158,6 +172,8 @@ void node_image_store(struct node *n, const struct sl_action *a)
 /* The core took the received image: the WAL restarts after it, durably, now. */
 void node_image_install(struct node *n, const struct sl_action *a)
 {
+	if (n->image_saving)
+		n->image_overtaken = true; /* the install deletes what that save wrote */
 	n->sync.op = NODE_SYNC_INSTALL;
 	n->sync.after_lsn = a->u.snap.lsn;
 	n->sync.epoch = a->u.snap.epoch;
@@ -183,10 +199,11 @@ void node_image_install(struct node *n, const struct sl_action *a)
 }
 
 static int node_image_step(struct node *n, const uint8_t *image, uint64_t len, uint64_t lsn,
-			   uint32_t epoch)
+			   uint32_t epoch, bool own)
 {
 	struct sl_event ev = { .type = SL_EV_SNAP_RECEIVED, .now_ns = n->now_ns };
 
+	ev.u.snap.own = own;
 	ev.u.snap.lsn = lsn;
 	ev.u.snap.epoch = epoch;
 	ev.u.snap.len = len;
@@ -198,7 +215,7 @@ void node_image_feed(struct node *n)
 {
 	if (n->rx_ready) {
 		n->rx_ready = false;
-		if (node_image_step(n, n->rx_image, n->rx_len, n->rx_lsn, n->rx_epoch) < 0) {
+		if (node_image_step(n, n->rx_image, n->rx_len, n->rx_lsn, n->rx_epoch, false) < 0) {
 			printf("shiplogd[%u]: the snapshot received at lsn %" PRIu64
 			       " was refused; asking for it again\n",
 			       n->cfg.node_id, n->rx_lsn);
@@ -207,7 +224,7 @@ void node_image_feed(struct node *n)
 	}
 	if (n->load_ready) {
 		n->load_ready = false;
-		node_image_step(n, n->image, n->image_len, n->image_lsn, n->image_epoch);
+		node_image_step(n, n->image, n->image_len, n->image_lsn, n->image_epoch, true);
 	}
 }
 

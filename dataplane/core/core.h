@@ -121,6 +121,7 @@ struct sl_event {
 			uint32_t epoch;
 			uint64_t len;
 			const uint8_t *image; /* RECEIVED: the assembled image, len bytes */
+			bool own; /* RECEIVED: the node's own snapshot, as SL_ACT_SNAP_LOAD asked */
 		} snap;
 	} u;
 };

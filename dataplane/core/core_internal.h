@@ -58,9 +58,10 @@ struct core_peer {
 	uint64_t nack_ns;	  /* when a NACK last moved probe_lsn (0: none since reset) */
 	/* A snapshot transfer (snapshot.c): the WAL no longer holds what the peer lacks. */
 	bool snap_active;
-	uint64_t snap_lsn;   /* the snapshot being sent */
-	uint64_t snap_off;   /* next byte to send */
-	uint64_t snap_acked; /* bytes the peer said it holds */
+	uint64_t snap_lsn;	/* the snapshot being sent */
+	uint64_t snap_off;	/* next byte to send */
+	uint64_t snap_acked;	/* bytes the peer said it holds */
+	uint64_t snap_heard_ns; /* the transfer began, or the peer last said how far it got */
 };
 
 /* An APPEND as a follower handles it: from a frame, or from the reorder buffer. */

@@ -59,7 +59,7 @@ void core_snap_start(struct sl_core *c, struct core_peer *p)
 	p->snap_active = true;
 	p->snap_lsn = c->snap_lsn;
 	p->snap_off = p->snap_acked = 0;
-	p->progress_ns = c->now_ns;
+	p->progress_ns = p->snap_heard_ns = c->now_ns;
 	p->wal_read_ns = 0;
 }
 
@@ -92,10 +92,15 @@ static void snap_send_chunk(struct sl_core *c, struct core_peer *p, uint32_t len
 	p->last_send_ns = c->now_ns;
 }
 
+/*
+ * Only transfers the follower answered lately count: one to a node that died or cannot
+ * take the image must not hold back every later snapshot (and WAL retention with them).
+ */
 bool sl_core_snap_sending(const struct sl_core *c)
 {
 	for (unsigned i = 0; c->role == SL_ROLE_LEADER && i < c->n_peers; i++)
-		if (c->peers[i].snap_active)
+		if (c->peers[i].snap_active &&
+		    c->now_ns - c->peers[i].snap_heard_ns < 4 * c->cfg.rto_max_ns)
 			return true;
 	return false;
 }
@@ -107,18 +112,24 @@ bool core_snap_send(struct sl_core *c, struct core_peer *p, struct sl_actions *o
 
 	if (!p->snap_active)
 		return false;
-	/* No progress for an RTO: resend from what the follower holds, back off. */
+	/*
+	 * No progress for an RTO: resend from what the follower holds, back off. When it
+	 * holds all of it but no ACK said it installed it (lost, or the install is slow),
+	 * only the last chunk goes again: a follower that installed it answers with an
+	 * ACK, one that lost the image with offset 0, which starts it over.
+	 */
 	if (c->now_ns - p->progress_ns >= p->rto_ns) {
 		if (p->snap_off > p->snap_acked || p->snap_acked == c->snap_len)
 			c->stats.retransmits++;
-		p->snap_off = p->snap_acked == c->snap_len ? 0 : p->snap_acked;
-		if (p->snap_off == 0)
-			p->snap_acked = 0; /* whole but never installed: the image again */
+		if (p->snap_acked == c->snap_len)
+			p->snap_off = (c->snap_len - 1) / chunk * chunk;
+		else
+			p->snap_off = p->snap_acked;
 		p->rto_ns = min_u64(p->rto_ns * 2, c->cfg.rto_max_ns);
 		p->progress_ns = c->now_ns;
 	}
 	for (unsigned f = 0; f < CORE_FRAMES_PER_TICK && p->snap_off < c->snap_len &&
-			     p->snap_off - p->snap_acked < (uint64_t)SNAP_WINDOW_CHUNKS * chunk;
+			     p->snap_off < p->snap_acked + (uint64_t)SNAP_WINDOW_CHUNKS * chunk;
 	     f++)
 		snap_send_chunk(c, p, (uint32_t)min_u64(chunk, c->snap_len - p->snap_off), out);
 	return true;
@@ -134,11 +145,12 @@ void core_snap_on_ack(struct sl_core *c, uint16_t src, const struct sl_snap_chun
 		return;
 	}
 	p->last_ack_ns = c->now_ns;
+	p->snap_heard_ns = c->now_ns;
 	if (s->offset > p->snap_acked) {
 		p->snap_acked = min_u64(s->offset, c->snap_len);
 		p->progress_ns = c->now_ns;
 	} else if (s->offset == 0 && p->snap_acked > 0) {
-		/* It dropped what it had (the image failed its checks): from the start. */
+		/* It dropped what it had (restarted, or the image failed its checks). */
 		p->snap_off = p->snap_acked = 0;
 		p->progress_ns = c->now_ns;
 	}
@@ -164,6 +176,15 @@ void core_snap_rx_reset(struct sl_core *c)
 	c->rx_snap_epoch = 0;
 	c->rx_snap_total = 0;
 	c->rx_snap_off = 0;
+	c->snap_ack_due = false;
+}
+
+/* The image received so far is dropped: the next acknowledgement asks for it from 0. */
+static void snap_rx_restart(struct sl_core *c)
+{
+	c->stats.snapshot_rejects++;
+	c->rx_snap_off = 0;
+	c->snap_ack_due = true;
 }
 
 void core_snap_on_chunk(struct sl_core *c, const struct sl_frame_view *v, struct sl_actions *out)
@@ -175,17 +196,27 @@ void core_snap_on_chunk(struct sl_core *c, const struct sl_frame_view *v, struct
 		c->stats.snapshot_rejects++;
 		return;
 	}
+	if (s->snap_lsn <= c->match_lsn) {
+		/*
+		 * Installed already, or our log goes past it with this leader: a chunk sent
+		 * again (an RTO during a slow install, a lost ACK) must never install it a
+		 * second time over records we acknowledged. An ACK ends the transfer.
+		 */
+		c->ack_due = true;
+		return;
+	}
 	c->snap_ack_due = true;
-	if (s->offset == 0 && (s->snap_lsn != c->rx_snap_lsn || s->total_len != c->rx_snap_total ||
-			       c->rx_snap_off == 0)) {
+	if (s->snap_lsn != c->rx_snap_lsn || s->total_len != c->rx_snap_total ||
+	    (s->offset == 0 && c->rx_snap_off == 0)) {
+		/* Another snapshot, or ours from its start. A chunk past the start of one we
+		 * know nothing of (we restarted) is answered with offset 0: from the start. */
 		c->rx_snap_lsn = s->snap_lsn;
 		c->rx_snap_epoch = s->snap_epoch;
 		c->rx_snap_total = s->total_len;
 		c->rx_snap_off = 0;
 	}
-	if (s->snap_lsn != c->rx_snap_lsn || s->total_len != c->rx_snap_total ||
-	    s->offset != c->rx_snap_off)
-		return; /* out of order or a duplicate: the ACK says where we are */
+	if (s->offset != c->rx_snap_off)
+		return; /* out of order or a duplicate: the acknowledgement says where we are */
 	a = core_act(out, SL_ACT_SNAP_STORE);
 	if (!a)
 		return;
@@ -229,26 +260,23 @@ static int snap_install(struct sl_core *c, const struct sl_event *ev, struct sl_
 
 	if (c->role != SL_ROLE_FOLLOWER && c->role != SL_ROLE_LEARNER)
 		return -EPERM;
+	/* Not whole (the caller could not keep it), damaged, not for this configuration,
+	 * or no longer needed (matched past it): asked for again from its start. */
 	if (ev->u.snap.lsn != c->rx_snap_lsn || ev->u.snap.len != c->rx_snap_total ||
-	    c->rx_snap_off != c->rx_snap_total || ev->u.snap.lsn == 0)
-		return -EINVAL;
-	if (sl_core_image_check(ev->u.snap.image, ev->u.snap.len, &c->cfg, &info) != 0 ||
+	    c->rx_snap_off != c->rx_snap_total || ev->u.snap.lsn == 0 || !ev->u.snap.image ||
+	    c->match_lsn >= ev->u.snap.lsn ||
+	    sl_core_image_check(ev->u.snap.image, ev->u.snap.len, &c->cfg, &info) != 0 ||
 	    info.lsn != c->rx_snap_lsn || info.epoch != c->rx_snap_epoch || info.epoch > c->epoch) {
-		/* Damaged, or not for this configuration: ask for it again from the start. */
-		c->stats.snapshot_rejects++;
-		c->rx_snap_off = 0;
-		c->snap_ack_due = true;
+		snap_rx_restart(c);
 		return -EINVAL;
 	}
 	if (core_image_load(c, ev->u.snap.image, ev->u.snap.len, &info) != 0) {
 		/*
 		 * A duplicate key, which only loading finds: the applied state is gone, and
 		 * the next apply rebuilds it from our own snapshot and log (as after a
-		 * truncation below what was applied). Ask for the image again.
+		 * truncation below what was applied).
 		 */
-		c->stats.snapshot_rejects++;
-		c->rx_snap_off = 0;
-		c->snap_ack_due = true;
+		snap_rx_restart(c);
 		return -EINVAL;
 	}
 	snap_drop_log(c, out);
@@ -286,12 +314,12 @@ static int snap_reloaded(struct sl_core *c, const struct sl_event *ev, struct sl
 {
 	struct sl_image_info info;
 
-	if (ev->u.snap.lsn != c->snap_lsn ||
+	c->snap_load_pending = false; /* a failure asks again at the next apply */
+	if (ev->u.snap.lsn != c->snap_lsn || !ev->u.snap.image ||
 	    core_image_load(c, ev->u.snap.image, ev->u.snap.len, &info) != 0) {
 		c->stats.snapshot_rejects++;
 		return -EINVAL;
 	}
-	c->snap_load_pending = false;
 	core_apply(c,
 		   c->role == SL_ROLE_LEADER ? c->commit_lsn
 					     : min_u64(c->commit_lsn, c->flushed_lsn),
@@ -301,8 +329,8 @@ static int snap_reloaded(struct sl_core *c, const struct sl_event *ev, struct sl
 
 int core_snap_received(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out)
 {
-	if (c->snap_load_pending && ev->u.snap.lsn == c->snap_lsn && c->rx_snap_total == 0)
-		return snap_reloaded(c, ev, out);
+	if (ev->u.snap.own)
+		return c->snap_load_pending ? snap_reloaded(c, ev, out) : -EINVAL;
 	return snap_install(c, ev, out);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# usage: snapshot.sh BUILD SOURCE
+# usage: snapshot.sh BUILD SOURCE [lossy]
 # A learner from a snapshot plus a log position (DESIGN.md §5, §6). Nodes 1-3 run under
-# policy `all` with 4 MiB WAL segments while clients write. `shiplogctl snapshot all`
+# policy `all` with 1 MiB WAL segments while clients write. `shiplogctl snapshot all`
 # makes every node save the image of its applied state; with its followers caught up,
 # the leader then deletes the WAL segments below it, so LSN 1 is gone. Node 4 is added:
 # the leader's WAL read for it comes back "below retention", so it ships its snapshot in
@@ -9,10 +9,20 @@
 # log from there, under load, until it is a member. Node 4 is then restarted: it
 # recovers from its own snapshot plus its WAL. Passes when every write was
 # acknowledged, every acknowledged write is on every node (in its WAL, or below its
-# snapshot) and the four nodes' key-value states agree.
+# snapshot) and the four nodes' key-value states agree. With `lossy`, every node drops,
+# duplicates and reorders 2% of the datagrams it receives (the [fault] knobs): chunks
+# and their acknowledgements are lost and overtaken, and the transfer must still end.
 . "$(dirname "$0")/lib.sh"
 
-SL_N=4 SL_CTL_MEMBERS=1,2,3 SL_UP_NODES="1 2 3" SL_CONF_PEERS="1 2 3" SL_SEGMENT_MB=4
+SL_N=4 SL_CTL_MEMBERS=1,2,3 SL_UP_NODES="1 2 3" SL_CONF_PEERS="1 2 3" SL_SEGMENT_MB=1
+SL_EXTRA_CONF="batch_kb = 256"
+if [ "${3:-}" = lossy ]; then
+	SL_EXTRA_CONF="$SL_EXTRA_CONF
+[fault]
+loss_ppm = 20000
+dup_ppm = 20000
+reorder_ppm = 20000"
+fi
 controller_cluster all
 
 bench_bg 14

@@ -1148,53 +1148,211 @@ static void test_snapshot_shipped_and_installed(void **state)
 }
 
 /*
- * A chunk acknowledgement lost, or the follower silent: after an RTO the leader sends
- * again from the last byte acknowledged, never past its window.
+ * Leader l (node 1, from its snapshot at 41, leading epoch 2) has begun sending it to a
+ * new follower f (node 2): the first window's chunks in hdrs (*n), the image's length.
  */
-static void test_snapshot_resent_after_rto(void **state)
+static uint64_t snap_transfer_begun(struct tnode *l, struct tnode *f, struct sl_snap_chunk *hdrs,
+				    unsigned *n)
 {
-	struct sl_core_config c1;
+	struct sl_core_config c1, c2;
 	struct sl_core_recovered rec = {
 		.epoch = 1, .last_lsn = 41, .commit_hint = 41, .n_hist = 1
 	};
-	struct sl_snap_chunk hdrs[CORE_TEST_CHUNKS];
-	struct tnode l;
+	struct sl_event gone = { .type = SL_EV_WAL_RECORDS };
 	uint64_t digest, len;
-	unsigned n;
 
-	(void)state;
 	tn_config(&c1, 1, 2);
 	c1.policy.kind = SL_POLICY_ASYNC;
 	len = image_of_writes(&c1, 40, &digest);
 	rec.hist[0] = (struct sl_epoch_start){ .epoch = 1, .first_lsn = 1 };
 	rec.image = img_src;
 	rec.image_len = len;
-	tn_start_from(&l, &c1, &rec);
-	assert_int_equal(control(&l, SL_CTL_PROMOTE, 2, 0, 0), 0);
-	tick(&l);
-	frame_gap_nack(&l, 2, 2, 1);
-	tick(&l);
-	{
-		struct sl_event gone = { .type = SL_EV_WAL_RECORDS };
+	tn_start_from(l, &c1, &rec);
+	assert_int_equal(control(l, SL_CTL_PROMOTE, 2, 0, 0), 0);
+	tick(l);
+	tn_config(&c2, 2, 2);
+	c2.policy.kind = SL_POLICY_ASYNC;
+	tn_start(f, &c2);
+	assert_int_equal(control(f, SL_CTL_FOLLOW, 2, 1, 0), 0);
+	frame_gap_nack(l, 2, 2, 1);
+	tick(l);
+	gone.u.wal.node = 2;
+	gone.u.wal.gone = true;
+	assert_int_equal(step(l, &gone), 0);
+	tick(l);
+	*n = chunks_sent(l, 2, hdrs, CORE_TEST_CHUNKS);
+	assert_true(*n >= 2);
+	return len;
+}
 
-		gone.u.wal.node = 2;
-		gone.u.wal.gone = true;
-		assert_int_equal(step(&l, &gone), 0);
+/* The follower's chunk acknowledgement of this step, to the leader. */
+static void chunk_ack_to_leader(struct tnode *f, struct tnode *l)
+{
+	for (uint32_t i = 0; i < f->out.n_act; i++) {
+		const struct sl_action *a = &f->out.act[i];
+
+		if (a->type == SL_ACT_SEND && a->u.send.frame_type == SL_FRAME_SNAPSHOT_CHUNK)
+			frame_chunk(l, 2, 2, &a->u.send.hdr.snap);
 	}
-	tick(&l);
-	n = chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS);
-	assert_true(n >= 2);
+}
+
+/* The ACK the follower sent this step (its received LSN), or UINT64_MAX. */
+static uint64_t ack_sent(struct tnode *t)
+{
+	for (uint32_t i = 0; i < t->out.n_act; i++)
+		if (t->out.act[i].type == SL_ACT_SEND &&
+		    t->out.act[i].u.send.frame_type == SL_FRAME_ACK)
+			return t->out.act[i].u.send.hdr.ack.received_lsn;
+	return UINT64_MAX;
+}
+
+/*
+ * A chunk acknowledgement lost, or the follower silent: after an RTO the leader sends
+ * again from the last byte acknowledged, never past its window.
+ */
+static void test_snapshot_resent_after_rto(void **state)
+{
+	struct sl_snap_chunk hdrs[CORE_TEST_CHUNKS];
+	struct tnode l, f;
+	uint64_t len;
+	unsigned n;
+
+	(void)state;
+	len = snap_transfer_begun(&l, &f, hdrs, &n);
 	/* The follower holds the first chunk only. */
 	frame_chunk(&l, 2, 2,
 		    &(struct sl_snap_chunk){
 			    .snap_lsn = 41, .offset = hdrs[0].chunk_len, .total_len = len });
 	tick(&l);
 	assert_true(chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS) == 0); /* all out already */
-	l.now += c1.rto_max_ns;
+	l.now += l.cfg.rto_max_ns;
 	tick(&l);
 	assert_true(chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS) == n - 1);
-	assert_true(hdrs[0].offset == c1.batch_bytes);
+	assert_true(hdrs[0].offset == l.cfg.batch_bytes);
 	assert_true(sl_core_stats(l.c)->retransmits >= 1);
+	tn_stop(&f);
+	tn_stop(&l);
+}
+
+/*
+ * A follower that restarts once it acknowledged part of the image knows nothing of it:
+ * it answers the leader's next chunk with offset 0, and the leader starts over, so the
+ * transfer ends (it used to resend from the old offset for ever, and block every later
+ * snapshot).
+ */
+static void test_snapshot_follower_restarts_mid_transfer(void **state)
+{
+	struct sl_snap_chunk hdrs[CORE_TEST_CHUNKS];
+	struct sl_core_config c2;
+	struct tnode l, f;
+	unsigned n;
+	uint64_t len;
+	bool whole = false;
+
+	(void)state;
+	len = snap_transfer_begun(&l, &f, hdrs, &n);
+	frame_chunk(&f, 1, 2, &hdrs[0]);
+	assert_false(follower_stores(&f));
+	tick(&f);
+	chunk_ack_to_leader(&f, &l);
+	c2 = f.cfg;
+	tn_stop(&f);
+	tn_start(&f, &c2); /* restarted: nothing of the image */
+	assert_int_equal(control(&f, SL_CTL_FOLLOW, 2, 1, 0), 0);
+	for (unsigned round = 0; round < 6 && !whole; round++) {
+		l.now += l.cfg.rto_max_ns;
+		f.now = l.now;
+		tick(&l);
+		n = chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS);
+		for (unsigned i = 0; i < n && !whole; i++) {
+			frame_chunk(&f, 1, 2, &hdrs[i]);
+			whole = follower_stores(&f);
+		}
+		tick(&f);
+		chunk_ack_to_leader(&f, &l);
+		tick(&l); /* what the acknowledgement lets go at once */
+		n = chunks_sent(&l, 2, hdrs, CORE_TEST_CHUNKS);
+		for (unsigned i = 0; i < n && !whole; i++) {
+			frame_chunk(&f, 1, 2, &hdrs[i]);
+			whole = follower_stores(&f);
+		}
+	}
+	assert_true(whole);
+	assert_int_equal(snap_received(&f, 41, 1, len), 0);
+	assert_true(sl_core_stats(f.c)->snapshots_installed == 1);
+	tn_stop(&f);
+	tn_stop(&l);
+}
+
+/*
+ * The install's ACK lost, or chunks sent again during a slow install arriving after the
+ * follower took records past the snapshot: the follower never installs it a second time
+ * (which would drop records it acknowledged); it answers with an ordinary ACK, which
+ * ends the transfer. The leader sends only the last chunk again, not the whole image.
+ */
+static void test_snapshot_never_installed_twice(void **state)
+{
+	struct sl_snap_chunk hdrs[CORE_TEST_CHUNKS], again[CORE_TEST_CHUNKS];
+	struct tnode l, f;
+	unsigned n, m;
+	uint64_t len;
+	bool whole = false;
+
+	(void)state;
+	len = snap_transfer_begun(&l, &f, hdrs, &n);
+	for (unsigned i = 0; i < n; i++) {
+		frame_chunk(&f, 1, 2, &hdrs[i]);
+		whole = follower_stores(&f);
+	}
+	assert_true(whole);
+	assert_int_equal(snap_received(&f, 41, 1, len), 0);
+	tick(&f); /* its ACK of 41: lost */
+	assert_true(ack_sent(&f) == 41);
+	assert_true(chunk_ack_sent(&f) == UINT64_MAX); /* no stray chunk reply */
+	frame_chunk(&l, 2, 2,
+		    &(struct sl_snap_chunk){ .snap_lsn = 41, .offset = len, .total_len = len });
+	l.now += l.cfg.rto_max_ns;
+	tick(&l);
+	m = chunks_sent(&l, 2, again, CORE_TEST_CHUNKS);
+	assert_true(m == 1 && again[0].offset + again[0].chunk_len == len);
+	/* Meanwhile the follower took records 42..44 from the leader. */
+	frame_append_of(&f, 1, 2, 41, 1, 42, 3, 2);
+	assert_true(status(&f).last_lsn == 44);
+	for (unsigned i = 0; i < n; i++) { /* every chunk again, late */
+		frame_chunk(&f, 1, 2, &hdrs[i]);
+		assert_false(follower_stores(&f));
+	}
+	frame_chunk(&f, 1, 2, &again[0]);
+	assert_false(follower_stores(&f));
+	tick(&f);
+	assert_true(ack_sent(&f) == 44);
+	assert_true(status(&f).last_lsn == 44);
+	assert_true(sl_core_stats(f.c)->snapshots_installed == 1);
+	frame_ack(&l, 2, 2, 44);
+	assert_false(sl_core_snap_sending(l.c));
+	tn_stop(&f);
+	tn_stop(&l);
+}
+
+/*
+ * A transfer the follower stopped answering (it died, or cannot take the image) does
+ * not hold back the leader's next snapshot for long.
+ */
+static void test_snapshot_silent_follower_not_waited_for(void **state)
+{
+	struct sl_snap_chunk hdrs[CORE_TEST_CHUNKS];
+	struct tnode l, f;
+	unsigned n;
+
+	(void)state;
+	snap_transfer_begun(&l, &f, hdrs, &n);
+	assert_true(sl_core_snap_sending(l.c));
+	for (unsigned i = 0; i < 5; i++) {
+		l.now += l.cfg.rto_max_ns;
+		tick(&l);
+	}
+	assert_false(sl_core_snap_sending(l.c));
+	tn_stop(&f);
 	tn_stop(&l);
 }
 
@@ -1219,6 +1377,9 @@ int main(void)
 		cmocka_unit_test(test_peers_added_and_removed),
 		cmocka_unit_test(test_snapshot_shipped_and_installed),
 		cmocka_unit_test(test_snapshot_resent_after_rto),
+		cmocka_unit_test(test_snapshot_follower_restarts_mid_transfer),
+		cmocka_unit_test(test_snapshot_never_installed_twice),
+		cmocka_unit_test(test_snapshot_silent_follower_not_waited_for),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
