@@ -209,8 +209,8 @@ static void report_start(const struct node *n)
 	       n->cfg.node_id, n->cfg.data_dir, r->first_lsn, r->last_lsn, r->epoch, r->commit_hint,
 	       r->torn_lsn ? " (torn tail cut)" : "");
 	if (r->snapshot_lsn)
-		printf("shiplogd[%u]: state from the snapshot at lsn %" PRIu64 " (epoch %u, %" PRIu64
-		       " bytes), then the log after it\n",
+		printf("shiplogd[%u]: state from the snapshot at lsn %" PRIu64
+		       " (epoch %u, %" PRIu64 " bytes), then the log after it\n",
 		       n->cfg.node_id, r->snapshot_lsn, r->snapshot_epoch, r->snapshot_len);
 	fflush(stdout);
 }
