@@ -75,7 +75,8 @@ struct dump {
 	uint32_t cluster_id;
 	uint16_t node_id;
 	struct kv_replay kv;
-	uint64_t kv_floor; /* --kv-digest: the snapshot's LSN the replay started from */
+	uint64_t kv_floor;	 /* --kv-digest: the snapshot's LSN the replay started from */
+	uint64_t snap_pairs_lsn; /* the snapshot whose pairs snap_pair is given */
 };
 
 /* What checking one snapshot file found. */
@@ -219,15 +220,6 @@ static void kv_apply(struct kv_replay *kv, const struct sl_record_view *r)
 	if (r->hdr.type == SL_REC_PUT || r->hdr.type == SL_REC_DEL)
 		kv_set(kv, r->key, r->hdr.key_len, r->val, r->hdr.val_len,
 		       r->hdr.type == SL_REC_PUT);
-}
-
-/* A pair of the snapshot the replay starts from. */
-static int kv_seed_pair(void *arg, const uint8_t *key, uint16_t key_len, const uint8_t *val,
-			uint32_t val_len, uint64_t lsn)
-{
-	(void)lsn;
-	kv_set(arg, key, key_len, val, val_len, true);
-	return 0;
 }
 
 static uint64_t kv_digest(const struct kv_replay *kv)
@@ -698,10 +690,27 @@ static int dump_dir_segs(struct dump *d, const struct dir_list *l, uint64_t snap
 }
 
 /*
- * --kv-digest in a directory with a snapshot: the replay starts from the state image
- * the newest valid snapshot holds (DESIGN.md §5), then the records after it.
+ * A pair of the newest snapshot's state image: --kv-digest starts its replay from them;
+ * --records lists them ("snapshot lsn S key K lsn L val_len N": L is the write that set
+ * K), since a node installed from a snapshot holds no record at or below S.
  */
-static int kv_seed(struct dump *d, const struct dir_list *l, uint64_t snap_lsn)
+static int snap_pair(void *arg, const uint8_t *key, uint16_t key_len, const uint8_t *val,
+		     uint32_t val_len, uint64_t lsn)
+{
+	struct dump *d = arg;
+
+	if (d->o.kv)
+		kv_set(&d->kv, key, key_len, val, val_len, true);
+	if (d->o.records && !d->o.json) {
+		printf("  snapshot lsn %" PRIu64 " key ", d->snap_pairs_lsn);
+		print_key(key, key_len);
+		printf(" lsn %" PRIu64 " val_len %u\n", lsn, val_len);
+	}
+	return 0;
+}
+
+/* The newest valid snapshot's state image, through snap_pair. */
+static int snap_pairs(struct dump *d, const struct dir_list *l, uint64_t snap_lsn)
 {
 	struct sl_image_info info;
 	const struct snap_info *si = NULL;
@@ -725,15 +734,18 @@ static int kv_seed(struct dump *d, const struct dir_list *l, uint64_t snap_lsn)
 		return -1;
 	}
 	fclose(f);
-	rc = sl_image_pairs(buf, si->h.payload_len, kv_seed_pair, &d->kv, &info);
+	d->snap_pairs_lsn = snap_lsn;
+	rc = sl_image_pairs(buf, si->h.payload_len, snap_pair, d, &info);
 	free(buf);
 	if (rc != 0 || info.lsn != snap_lsn) {
 		problem(d, si->path, "the payload is no state image of lsn %" PRIu64, snap_lsn);
 		return 0;
 	}
-	d->kv_floor = snap_lsn;
-	if (d->kv.last_lsn < snap_lsn)
-		d->kv.last_lsn = snap_lsn;
+	if (d->o.kv) {
+		d->kv_floor = snap_lsn;
+		if (d->kv.last_lsn < snap_lsn)
+			d->kv.last_lsn = snap_lsn;
+	}
 	return 0;
 }
 
@@ -761,8 +773,8 @@ static int dump_dir(struct dump *d, const char *dir)
 	d->kv_floor = 0;
 	if (snap_lsn < 0)
 		rc = -1;
-	else if (d->o.kv && snap_lsn > 0)
-		rc = kv_seed(d, &l, (uint64_t)snap_lsn);
+	else if ((d->o.kv || (d->o.records && !d->o.json)) && snap_lsn > 0)
+		rc = snap_pairs(d, &l, (uint64_t)snap_lsn);
 	if (rc == 0)
 		rc = dump_dir_segs(d, &l, (uint64_t)snap_lsn);
 	dir_list_free(&l);
@@ -793,7 +805,8 @@ static void usage(FILE *f)
 		   "  --verify    exit 1 if any record, snapshot or the metadata is damaged, or\n"
 		   "              LSNs do not continue from the newest valid snapshot\n"
 		   "  --json      one JSON document on stdout\n"
-		   "  --records   list every record (text output)\n"
+		   "  --records   list every record, and in a directory the newest snapshot's\n"
+		   "              key-value pairs (text output)\n"
 		   "  --kv-digest replay PUT/DEL records into a key-value state and print its\n"
 		   "              digest, key count and last LSN (equal states, equal digests);\n"
 		   "              in a directory, from the newest valid snapshot's state on\n"

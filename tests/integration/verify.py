@@ -5,9 +5,10 @@ verify.py [--lost LOST_FILE] WALDUMP ACKED_FILE DATA_DIR...
 
 - every WAL passes shiplog-waldump --verify;
 - every write acknowledged to a client ("key lsn epoch" lines) is in every node's WAL
-  as a PUT of that key at that LSN and epoch, or at or below the LSN of the node's
-  snapshot (a node installed from one has no WAL below it: the state the snapshot
-  holds is checked through the digest, which waldump computes from it);
+  as a PUT of that key at that LSN and epoch; one at or below the LSN of the node's
+  newest snapshot that its WAL no longer holds (a node installed from one has no WAL
+  below it) must be in the snapshot's state: its key there, set by that write or a
+  later one (the clients only PUT);
 - with --lost, no write of LOST_FILE (same format: writes acknowledged, then lost in an
   async failover) is in any node's WAL at its LSN and epoch;
 - all nodes hold the same last LSN and the same key-value digest (--kv-digest).
@@ -19,18 +20,22 @@ import subprocess
 import sys
 
 REC = re.compile(r"^\s+lsn (\d+) epoch (\d+) (\w+)\s.*?(?: key (\S+))? val_len")
+SNAP = re.compile(r"^\s+snapshot lsn (\d+) key (\S+) lsn (\d+) val_len")
 
 
 def wal_records(waldump, d):
     out = subprocess.run([waldump, "--records", d], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"verify: shiplog-waldump --records {d} failed: {out.stderr.strip()}")
-    recs = {}
+    recs, snap = {}, {}
     for line in out.stdout.splitlines():
         m = REC.match(line)
         if m:
             recs[int(m.group(1))] = (int(m.group(2)), m.group(3), m.group(4))
-    return recs
+        m = SNAP.match(line)
+        if m:
+            snap[m.group(2)] = int(m.group(3))
+    return recs, snap
 
 
 def wal_summary(waldump, d):
@@ -67,14 +72,16 @@ def main():
     summaries = []
     for d in dirs:
         kv = wal_summary(waldump, d)
-        recs = wal_records(waldump, d)
+        recs, pairs = wal_records(waldump, d)
         snap = kv.get("snapshot_lsn", 0)
-        missing = [a for a in acked if a[1] > snap and recs.get(a[1]) != (a[2], "PUT", a[0])]
-        below = sum(1 for a in acked if a[1] <= snap and a[1] not in recs)
+        below = [a for a in acked if a[1] <= snap and a[1] not in recs]
+        missing = [a for a in acked if recs.get(a[1]) != (a[2], "PUT", a[0])
+                   and not (a[1] <= snap and a[1] not in recs and pairs.get(a[0], 0) >= a[1])]
+        below = len(below)
         print(f"verify: {d}: last lsn {kv['last_lsn']}, {kv['keys']} keys, "
               f"digest {kv['digest']}, {len(acked) - len(missing)}/{len(acked)} "
               "acknowledged writes present"
-              + (f" ({below} of them below its snapshot at lsn {snap})" if below else ""))
+              + (f" ({below} of them found in its snapshot at lsn {snap})" if below else ""))
         if missing:
             k, lsn, ep = missing[0]
             sys.exit(f"verify: {d} lacks {len(missing)} acknowledged writes, e.g. {k} at "
