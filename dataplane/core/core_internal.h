@@ -241,6 +241,8 @@ void core_snap_reload(struct sl_core *c, struct sl_actions *out);
 
 /* apply.c: the key-value state machine, sessions, reads. */
 void core_apply(struct sl_core *c, uint64_t upto, struct sl_actions *out);
+/* What may be applied now: the commit point (a follower: also locally durable). */
+uint64_t core_apply_target(const struct sl_core *c);
 void core_apply_from_wal(struct sl_core *c, const struct sl_event *ev, struct sl_actions *out);
 void core_apply_reset(struct sl_core *c);
 
@@ -267,6 +269,11 @@ static inline bool core_paused(const struct sl_core *c, uint64_t now_ns)
 	if (!c->paused || c->cfg.pause_max_ns == 0 || now_ns < c->pause_ns)
 		return c->paused;
 	return now_ns - c->pause_ns < c->cfg.pause_max_ns;
+}
+
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
 }
 
 /* The ring slot of lsn, or NULL when lsn is not in the ring. */

@@ -225,11 +225,6 @@ static void peer_rtt_sample(struct sl_core *c, struct core_peer *p, uint64_t ech
 	p->rto_ns = rto;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
 static void advance(uint64_t *field, uint64_t v, uint64_t cap)
 {
 	v = min_u64(v, cap);

@@ -23,11 +23,6 @@
 
 #define SNAP_WINDOW_CHUNKS 64u /* chunks in flight to one follower, at most */
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
 /* The chunk body budget: an APPEND's, whose header is as long as a chunk's. */
 static uint32_t snap_chunk_max(const struct sl_core *c)
 {
@@ -320,10 +315,7 @@ static int snap_reloaded(struct sl_core *c, const struct sl_event *ev, struct sl
 		c->stats.snapshot_rejects++;
 		return -EINVAL;
 	}
-	core_apply(c,
-		   c->role == SL_ROLE_LEADER ? c->commit_lsn
-					     : min_u64(c->commit_lsn, c->flushed_lsn),
-		   out);
+	core_apply(c, core_apply_target(c), out);
 	return 0;
 }
 
